@@ -1,0 +1,98 @@
+"""Verifier throughput: completions/s per task kind and profile, on one core.
+
+    .venv/bin/python bench/bench_rewards.py [--n 10000] [--seed 0]
+
+Synthetic completions: 1–5 GT boxes, each predicted with jitter (some missed), plus 0–3 extra
+predictions; classification and grounding completions of the same count. Solutions are distinct
+strings per sample, and GRPO-style reuse of one solution for G completions is not assumed, except
+through the verifiers' own cache of parsed solutions (counted in the timing).
+Target (issue 2): strict detection, all components, >= 50,000 completions/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from tasks.verifiers import get_verifier
+
+
+def box_str(box: list[int], conf: float | int) -> str:
+    return f"{{'Position': [{box[0]}, {box[1]}, {box[2]}, {box[3]}], 'Confidence': {conf}}}"
+
+
+def detection_pairs(n: int, rng: random.Random) -> list[tuple[str, str]]:
+    pairs = []
+    for _ in range(n):
+        gts = []
+        for _ in range(rng.randint(1, 5)):
+            x, y = rng.randint(0, 800), rng.randint(0, 800)
+            gts.append([x, y, x + rng.randint(20, 200), y + rng.randint(20, 200)])
+        preds = []
+        for b in gts:
+            if rng.random() < 0.8:
+                j = [v + rng.randint(-8, 8) for v in b]
+                preds.append(box_str(j, round(rng.uniform(0.3, 1.0), 2)))
+        for _ in range(rng.randint(0, 3)):
+            x, y = rng.randint(0, 900), rng.randint(0, 900)
+            preds.append(box_str([x, y, x + 50, y + 60], round(rng.uniform(0.0, 1.0), 2)))
+        rng.shuffle(preds)
+        completion = "<think>I see the objects.</think><answer>[" + ", ".join(preds) + "]</answer>"
+        solution = "<answer>[" + ", ".join(box_str(b, 1) for b in gts) + "]</answer>"
+        pairs.append((completion, solution))
+    return pairs
+
+
+def classification_pairs(n: int, rng: random.Random) -> list[tuple[str, str]]:
+    names = ["pink primrose", "2012 BMW M3 Coupe", "737-400", "american_bulldog", "A340-300", "sunflower"]
+    return [
+        (f"<think>looks like it</think><answer>{rng.choice(names)}</answer>", f"<answer>{rng.choice(names)}</answer>")
+        for _ in range(n)
+    ]
+
+
+def grounding_pairs(n: int, rng: random.Random) -> list[tuple[str, str]]:
+    out = []
+    for _ in range(n):
+        x, y = rng.randint(0, 700), rng.randint(0, 700)
+        gt = f"<answer> ({x},{y}),({x + 200},{y + 150}) </answer>"
+        dx, dy = rng.randint(-30, 30), rng.randint(-30, 30)
+        comp = f"<think>the cup</think><answer>({x + dx},{y + dy}),({x + 200 + dx},{y + 150 + dy})</answer>"
+        out.append((comp, gt))
+    return out
+
+
+def measure(kind: str, profile: str, pairs: list[tuple[str, str]], **opts: object) -> float:
+    verifier = get_verifier(kind, profile, **opts)
+    start = time.perf_counter()
+    for completion, solution in pairs:
+        verifier.score(completion, verifier.parse_target(solution))
+    return len(pairs) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--math-verify-n", type=int, default=1_000, help="samples for the slow math_verify path")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    data = {
+        "detection": detection_pairs(args.n, rng),
+        "classification": classification_pairs(args.n, rng),
+        "grounding": grounding_pairs(args.n, rng),
+    }
+    print(f"{'kind':<15} {'profile':<28} {'completions/s':>14}  (n)")
+    for kind, pairs in data.items():
+        for label, profile, opts, subset in (
+            ("strict", "strict", {}, pairs),
+            ("official (no math_verify)", "official", {"math_verify": False}, pairs),
+            ("official (math_verify)", "official", {"math_verify": None}, pairs[: args.math_verify_n]),
+        ):
+            rate = measure(kind, profile, subset, **opts)
+            print(f"{kind:<15} {label:<28} {rate:>14,.0f}  ({len(subset)})")
+
+
+if __name__ == "__main__":
+    main()

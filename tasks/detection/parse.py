@@ -1,0 +1,332 @@
+"""Reading a detection answer: ``[{'Position': [x1, y1, x2, y2], 'Confidence': c}, ...]``.
+
+Two readers, one per profile:
+
+* `parse_strict` — a small tokenizer and recursive-descent reader for the Python-literal subset the
+  models write (lists, dicts, quoted strings, numbers). Never ``eval``. Each list item is validated on
+  its own; a malformed item is dropped and counted instead of zeroing the answer (fixes D9). Numbers
+  must be finite; confidences are clamped to [0, 1]; coordinates are clipped to [0, 1000] (D14, D26).
+  A truncated list keeps its complete items (fixes D8). A fast regular-expression path handles the
+  canonical well-formed answer; a property test checks it agrees with the general reader.
+* `official_extract_bbox` — the official ``extract_bbox`` (PROTOCOL §5.3 step 3): slice between the
+  first tags, "truncation repair", quote swap, ``json.loads``. JSON is data, not code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from tasks.answer import ANSWER_CLOSE, ANSWER_OPEN
+
+NORM = 1000.0
+MAX_ITEMS = 1000  # more predictions than this are ignored (and counted): bounds the matching cost
+MAX_DEPTH = 16
+
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_Q = r"['\"]"
+
+
+def _item_pattern(capture: bool) -> str:
+    num = f"({_NUM})" if capture else _NUM
+    return (
+        rf"\{{\s*{_Q}Position{_Q}\s*:\s*\[\s*{num}\s*,\s*{num}\s*,\s*{num}\s*,\s*{num}\s*\]"
+        rf"\s*,\s*{_Q}Confidence{_Q}\s*:\s*{num}\s*\}}"
+    )
+
+
+# The canonical answer, read in one C-level pass; anything else goes through the general reader.
+_FAST_ITEM = re.compile(_item_pattern(capture=True))
+_NO_OBJECTS = re.compile(r"['\"]?\s*no\s+objects?\s*['\"]?\s*\.?", re.IGNORECASE)
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<str>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
+      | (?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)
+      | (?P<punct>[\[\]{}:,])
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<bad>\S)
+    )""",
+    re.VERBOSE,
+)
+
+
+class PredBox(NamedTuple):
+    """One predicted box in 0–1000 space (clipped) with its confidence (clamped).
+
+    A NamedTuple rather than a frozen dataclass: rewards build millions of these during training.
+    """
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    confidence: float
+
+    @property
+    def degenerate(self) -> bool:
+        return self.x2 <= self.x1 or self.y2 <= self.y1
+
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+
+@dataclass(frozen=True)
+class DetectionParse:
+    """What a strict read of an answer produced.
+
+    `failure` is None when the answer was read (possibly with some items dropped), else a reason:
+    ``no_list`` (no list and no "No Objects"), ``all_malformed`` (items present, none valid).
+    `no_objects` marks an explicit refusal ("No Objects" or ``[]``).
+    """
+
+    boxes: tuple[PredBox, ...]
+    n_malformed: int = 0
+    truncated: bool = False
+    no_objects: bool = False
+    failure: str | None = None
+    malformed_reasons: tuple[str, ...] = ()
+
+
+class _Syntax(Exception):
+    pass
+
+
+class _Reader:
+    """Tokens -> Python values (list, dict, str, float, bool, None, bare word as str)."""
+
+    def __init__(self, text: str, pos: int) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        for m in _TOKEN.finditer(text, pos):
+            kind = m.lastgroup
+            if kind is None:  # only trailing whitespace left
+                break
+            self.tokens.append((kind, m.group(kind)))
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def value(self, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise _Syntax("nesting too deep")
+        tok = self.peek()
+        if tok is None:
+            raise _Syntax("truncated")
+        kind, text = tok
+        self.i += 1
+        if kind == "num":
+            return float(text)
+        if kind == "str":
+            return text[1:-1]
+        if kind == "word":
+            return {"True": True, "true": True, "False": False, "false": False}.get(text, text)
+        if text == "[":
+            return self._sequence("]", depth)
+        if text == "{":
+            return self._mapping(depth)
+        raise _Syntax(f"unexpected {text!r}")
+
+    def _sequence(self, close: str, depth: int) -> list[Any]:
+        out: list[Any] = []
+        while True:
+            tok = self.peek()
+            if tok is None:
+                raise _Syntax("truncated")
+            if tok[1] == close:
+                self.i += 1
+                return out
+            out.append(self.value(depth + 1))
+            self._separator(close)
+
+    def _mapping(self, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        while True:
+            tok = self.peek()
+            if tok is None:
+                raise _Syntax("truncated")
+            if tok[1] == "}":
+                self.i += 1
+                return out
+            key = self.value(depth + 1)
+            tok = self.peek()
+            if tok is None:
+                raise _Syntax("truncated")
+            if tok[1] != ":":
+                raise _Syntax("missing colon")
+            self.i += 1
+            out[str(key).strip().lower()] = self.value(depth + 1)
+            self._separator("}")
+
+    def _separator(self, close: str) -> None:
+        tok = self.peek()
+        if tok is None:
+            raise _Syntax("truncated")
+        if tok[1] == ",":
+            self.i += 1
+        elif tok[1] != close:
+            raise _Syntax("missing comma")
+
+    def resync(self) -> bool:
+        """After a syntax error: move to the next item that starts like one (``, {``).
+
+        Items of this format are objects, so ``, {`` is a reliable restart point even when the
+        broken item left brackets unbalanced. False when there is none (the list ends here).
+        """
+        for j in range(max(self.i, 1), len(self.tokens) - 1):
+            if self.tokens[j][1] == "," and self.tokens[j + 1][1] == "{":
+                self.i = j + 1
+                return True
+        self.i = len(self.tokens)
+        return False
+
+
+def _finite(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, float | int):
+        return None
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def _clip(v: float) -> float:
+    return 0.0 if v < 0.0 else NORM if v > NORM else v
+
+
+def validate_item(item: Any) -> PredBox | str:
+    """A parsed list item -> a box, or the reason it is malformed."""
+    if not isinstance(item, dict):
+        return "not_a_dict"
+    pos = item.get("position")
+    if not isinstance(pos, list) or len(pos) != 4:
+        return "bad_position"
+    coords = [_finite(v) for v in pos]
+    if any(c is None for c in coords):
+        return "non_numeric_or_non_finite_position"
+    if "confidence" not in item:
+        return "missing_confidence"
+    conf = _finite(item["confidence"])
+    if conf is None:
+        return "non_numeric_or_non_finite_confidence"
+    x1, y1, x2, y2 = (_clip(c) for c in coords if c is not None)
+    return PredBox(x1, y1, x2, y2, min(max(conf, 0.0), 1.0))
+
+
+_FAST_SHAPE = re.compile(r"\[\s*(?:I\s*,\s*)*(?:I\s*,?\s*)?\]")
+
+
+def _fast_path(text: str) -> DetectionParse | None:
+    """The canonical answer (``[item, item, ...]``) in three C-level passes: the items are replaced
+    by a marker and the remaining shape checked, then the numbers are read. None sends anything
+    else to the general reader."""
+    if not text.startswith("[") or _FAST_SHAPE.fullmatch(_FAST_ITEM.sub("I", text)) is None:
+        return None
+    boxes: list[PredBox] = []
+    for item in _FAST_ITEM.findall(text):
+        x1, y1, x2, y2, c = map(float, item)
+        if not math.isfinite(x1 + y1 + x2 + y2 + c):  # an overflowing exponent such as 1e400
+            return None  # the general reader counts it as malformed
+        boxes.append(
+            PredBox(
+                0.0 if x1 < 0.0 else NORM if x1 > NORM else x1,
+                0.0 if y1 < 0.0 else NORM if y1 > NORM else y1,
+                0.0 if x2 < 0.0 else NORM if x2 > NORM else x2,
+                0.0 if y2 < 0.0 else NORM if y2 > NORM else y2,
+                0.0 if c < 0.0 else 1.0 if c > 1.0 else c,
+            )
+        )
+    if len(boxes) > MAX_ITEMS:
+        return None
+    return DetectionParse(tuple(boxes), no_objects=not boxes)
+
+
+def parse_strict(answer: str) -> DetectionParse:
+    """Read a detection answer (the text inside the answer tags). Never raises."""
+    text = answer.strip()
+    if _NO_OBJECTS.fullmatch(text):
+        return DetectionParse((), no_objects=True)
+    fast = _fast_path(text)
+    return fast if fast is not None else parse_general(text)
+
+
+def parse_general(text: str) -> DetectionParse:
+    """The general reader behind `parse_strict` (public so tests can compare it with the fast path)."""
+    start = text.find("[")
+    brace = text.find("{")
+    if start == -1 or (brace != -1 and brace < start):
+        # No list (or objects before any list): read a bare sequence of objects.
+        if brace == -1:
+            return DetectionParse((), failure="no_list")
+        reader = _Reader("[" + text[brace:], 0)
+    else:
+        reader = _Reader(text, start)
+    reader.i = 1  # past the opening bracket
+    boxes: list[PredBox] = []
+    reasons: list[str] = []
+    truncated = False
+    while True:
+        tok = reader.peek()
+        if tok is None:
+            truncated = True
+            break
+        if tok[1] == "]":
+            break
+        if len(boxes) + len(reasons) >= MAX_ITEMS:
+            reasons.append("too_many_items")
+            break
+        try:
+            item = reader.value(1)
+        except (_Syntax, RecursionError, ValueError, OverflowError) as err:
+            reasons.append("truncated" if str(err) == "truncated" else "syntax")
+            if reader.resync():
+                continue
+            truncated = str(err) == "truncated"
+            break
+        result = validate_item(item)
+        if isinstance(result, PredBox):
+            boxes.append(result)
+        else:
+            reasons.append(result)
+        tok = reader.peek()
+        if tok is None:
+            truncated = True
+            break
+        if tok[1] == ",":
+            reader.i += 1
+        elif tok[1] != "]":
+            reasons.append("missing_comma")
+            if not reader.resync():
+                break
+    failure = "all_malformed" if reasons and not boxes else None
+    return DetectionParse(
+        tuple(boxes),
+        n_malformed=len(reasons),
+        truncated=truncated,
+        no_objects=not boxes and not reasons,
+        failure=failure,
+        malformed_reasons=tuple(reasons),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Official reader (PROTOCOL §5.3 step 3 and §6.2); reproduced exactly, quirks included.
+
+
+def official_extract_bbox(response: str) -> Any:
+    """The official ``extract_bbox``: returns whatever ``json.loads`` gives, or None."""
+    if ANSWER_OPEN not in response:
+        return None
+    start = response.find(ANSWER_OPEN) + len(ANSWER_OPEN)
+    end = response.find(ANSWER_CLOSE)
+    if end == -1:
+        end = len(response)
+    content = response[start:end]
+    if not content.endswith("]"):
+        content = content.rsplit("},", 1)[0] + "}]"
+    try:
+        return json.loads(content.replace("'", '"'))
+    except json.JSONDecodeError:
+        return None
