@@ -1,0 +1,251 @@
+"""Markdown for the paper's Tables 2-6, with our runs as extra rows, and a two-run comparison.
+
+The paper rows come only from ``results/paper/`` (see :mod:`harness.tables.paper`); Δs are computed
+here from each fine-tuned row and its ``delta_vs`` baseline, in the paper's layout (inline after the
+value, or a separate "Δ" row). Where the computed Δ disagrees with the printed one the cell carries
+a "†" and a footnote gives the printed value, so the table never silently contradicts the paper.
+Output is deterministic: no timestamps, no dict-order surprises, runs in the order given.
+
+Run schema (:class:`RunResult`): label parts plus ``metrics[task][metric_key] -> float`` on the
+paper's scale (percent, 0-100; build with ``RunResult.from_metrics(..., scale=100.0)`` when a
+``metrics.json`` stores fractions). Keys read per task (``paper.TASK_METRIC_KEYS``):
+
+==================  ==========================================================================
+task                metric keys
+==================  ==========================================================================
+fgvc_flowers102     accuracy                           (Table 2; also fgvc_pets37, fgvc_aircraft,
+                                                        fgvc_cars196; Average = mean of the four)
+coco_fewshot        mAP, AP/bus, AP/train, AP/fire hydrant, AP/stop sign, AP/cat, AP/dog,
+                    AP/bed, AP/toilet                  (Table 3)
+lvis_fewshot        mAP, AP/horse_buggy, AP/die, AP/kitchen_table, AP/omelet, AP/papaya,
+                    AP/stepladder                      (Table 4)
+lisa_grounding      mIoU_test, mIoU_val, gIoU_test     (Table 5)
+coco_ov             mAPn, mAPb, mAPall                 (Table 6: novel, base, all)
+==================  ==========================================================================
+
+Other tasks/keys are kept (``render_compare`` shows them) but feed no paper column. A missing key
+or a non-finite value renders as "–".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from harness.tables.paper import (
+    TASK_METRIC_KEYS,
+    Column,
+    PaperRow,
+    PaperTable,
+    compute_delta,
+    format_delta,
+    format_number,
+    load_tables,
+)
+
+MISSING = "–"
+MISMATCH = "†"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One evaluated run: what was run (label parts) and its metrics per task (percent scale)."""
+
+    model: str
+    task_version: str
+    protocol: str
+    profile: str
+    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    step: int | None = None
+
+    @classmethod
+    def from_metrics(
+        cls,
+        model: str,
+        task_version: str,
+        protocol: str,
+        profile: str,
+        metrics: Mapping[str, Mapping[str, float]],
+        *,
+        step: int | None = None,
+        scale: float = 1.0,
+    ) -> RunResult:
+        """Copy and check ``metrics`` (task -> key -> number), multiplying by ``scale``.
+
+        Raises ``TypeError`` naming task and key for a non-numeric value, so a malformed
+        metrics.json fails here rather than as a blank cell.
+        """
+        clean: dict[str, dict[str, float]] = {}
+        for task, values in metrics.items():
+            if not isinstance(values, Mapping):
+                kind = type(values).__name__
+                raise TypeError(f"metrics[{task!r}] is {kind}; expected {{metric_key: number}}")
+            clean[str(task)] = {}
+            for key, value in values.items():
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise TypeError(f"metrics[{task!r}][{key!r}]={value!r}: expected a number")
+                clean[str(task)][str(key)] = float(value) * scale
+        return cls(model, task_version, protocol, profile, clean, step)
+
+    @property
+    def label(self) -> str:
+        """``model (task vX, protocol, profile[, step N])`` as shown in the tables."""
+        version = self.task_version if self.task_version.startswith("v") else f"v{self.task_version}"
+        parts = [f"task {version}", self.protocol, self.profile]
+        if self.step is not None:
+            parts.append(f"step {self.step}")
+        return f"{self.model} ({', '.join(parts)})"
+
+    def value(self, task: str, key: str) -> float | None:
+        """The metric, or None when absent or not finite."""
+        v = self.metrics.get(task, {}).get(key)
+        return v if v is not None and math.isfinite(v) else None
+
+
+def column_value(table: PaperTable, column: Column, run: RunResult) -> float | None:
+    """A run's number for one paper column; ``mean_of`` columns need every part present."""
+    if column.mean_of:
+        parts = [column_value(table, c, run) for c in table.columns if c.key in column.mean_of]
+        known = [p for p in parts if p is not None]
+        return sum(known) / len(known) if known and len(known) == len(parts) else None
+    if column.task is None or column.metric_key is None:
+        return None
+    return run.value(column.task, column.metric_key)
+
+
+def render_tables(paper_dir: Path, runs: Sequence[RunResult] = (), *, all_deltas: bool = False) -> str:
+    """Tables 2-6 as markdown: paper rows in print order, then one row per relevant run.
+
+    ``all_deltas`` also shows Δs the paper does not print (SFT rows vs their baseline).
+    """
+    blocks = [render_table(t, runs, all_deltas=all_deltas) for t in load_tables(paper_dir)]
+    return "\n".join(blocks)
+
+
+def render_table(table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False) -> str:
+    """One table block: heading, verbatim caption, run-column sources, pipe table, footnotes."""
+    rows: list[list[str]] = []
+    footnotes: list[str] = []
+    for row in table.rows:
+        show = bool(row.printed_deltas) or (all_deltas and row.delta_vs is not None)
+        deltas = _delta_cells(table, row, footnotes) if show else {}
+        if table.delta_layout == "inline":
+            rows.append([row.label] + [_join(row.values[c.key], deltas.get(c.key)) for c in table.columns])
+        else:
+            rows.append([row.label] + [_cell(row.values[c.key]) for c in table.columns])
+            if deltas:
+                rows.append(["Δ"] + [deltas.get(c.key, MISSING) for c in table.columns])
+    for run in runs:
+        if any(task in run.metrics for task in table.tasks):
+            cells = [column_value(table, c, run) for c in table.columns]
+            rows.append([run.label] + [_number(v, table.decimals) for v in cells])
+    headers = [table.label_header] + [c.header for c in table.columns]
+    lines = [
+        f"### Table {table.table}",
+        "",
+        f"Table {table.table}. {table.caption}",
+        "",
+        f"Metric: {table.metric}. Run rows read: {_sources(table)}.",
+        "",
+        _markdown(headers, rows),
+    ]
+    if footnotes:
+        lines += [""] + [f"- {MISMATCH} {note}" for note in footnotes]
+    return "\n".join(lines) + "\n"
+
+
+def render_compare(run_a: RunResult, run_b: RunResult, *, decimals: int = 1) -> str:
+    """Per task and metric key: A, B and B−A ("–" where either side lacks the metric)."""
+    rows: list[list[str]] = []
+    for task in _ordered(TASK_METRIC_KEYS, set(run_a.metrics) | set(run_b.metrics)):
+        keys = set(run_a.metrics.get(task, {})) | set(run_b.metrics.get(task, {}))
+        for key in _ordered(TASK_METRIC_KEYS.get(task, ()), keys):
+            a, b = run_a.value(task, key), run_b.value(task, key)
+            diff = None if a is None or b is None else b - a
+            rows.append(
+                [
+                    task,
+                    key,
+                    _number(a, decimals),
+                    _number(b, decimals),
+                    MISSING if diff is None else _signed(diff, decimals),
+                ]
+            )
+    lines = [
+        "### Compare",
+        "",
+        f"- A: {run_a.label}",
+        f"- B: {run_b.label}",
+        "",
+        _markdown(["task", "metric", "A", "B", "B−A"], rows, label_columns=2),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _delta_cells(table: PaperTable, row: PaperRow, footnotes: list[str]) -> dict[str, str]:
+    """Computed Δ text per column; a "†" plus footnote where the paper printed something else."""
+    cells: dict[str, str] = {}
+    for col in table.columns:
+        delta = compute_delta(table, row, col.key)
+        if delta is None:
+            continue
+        text = format_delta(delta, table.decimals)
+        printed = row.printed_deltas.get(col.key)
+        if printed is not None and printed != text:
+            base = table.row(row.delta_vs or "").values[col.key]
+            footnotes.append(
+                f"{col.header}, {row.model} {row.setting}: Δ computed from the printed values "
+                f"({row.values[col.key]} − {base} = {text}); the paper prints {printed}."
+            )
+            text += MISMATCH
+        cells[col.key] = text
+    return cells
+
+
+def _sources(table: PaperTable) -> str:
+    """Which vrft task/metric key feeds each column, so run rows can be read unambiguously."""
+    parts = []
+    headers = {c.key: c.header for c in table.columns}
+    for c in table.columns:
+        if c.mean_of:
+            parts.append(f"{c.header} = mean({', '.join(headers[k] for k in c.mean_of)})")
+        else:
+            parts.append(f"{c.header} = `{c.task}` {c.metric_key}")
+    return "; ".join(parts)
+
+
+def _markdown(headers: list[str], rows: list[list[str]], label_columns: int = 1) -> str:
+    """Pipe table via pandas/tabulate; numbers stay the given strings (no re-parsing to 19.60)."""
+    frame = pd.DataFrame(rows, columns=pd.Index(range(len(headers))), dtype=object)
+    frame.columns = pd.Index(headers)
+    align = ["left"] * label_columns + ["right"] * (len(headers) - label_columns)
+    return frame.to_markdown(index=False, tablefmt="pipe", disable_numparse=True, colalign=align)
+
+
+def _cell(value: str | None) -> str:
+    return MISSING if value is None else value
+
+
+def _number(value: float | None, decimals: int) -> str:
+    return MISSING if value is None else format_number(value, decimals)
+
+
+def _join(value: str | None, delta: str | None) -> str:
+    """Inline layout: "80.3 +24.3"; a missing value shows "–" and never a Δ."""
+    return _cell(value) if value is None or delta is None else f"{value} {delta}"
+
+
+def _signed(value: float, decimals: int) -> str:
+    """Round first, then sign, so -0.04 prints as +0.0 rather than -0.0."""
+    return format_delta(Decimal(format_number(value, decimals)), decimals)
+
+
+def _ordered(preferred: Iterable[str], present: set[str]) -> list[str]:
+    """Known names in contract order first, then any others sorted (stable output)."""
+    head = [p for p in preferred if p in present]
+    return head + sorted(present - set(head))
