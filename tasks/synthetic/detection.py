@@ -1,0 +1,189 @@
+"""Synthetic COCO 2017 val and LVIS v1 val files, in the official json formats.
+
+Scenes: image 0 is empty; image i >= 1 holds its *primary* class (classes cycle so every drawn class
+occurs), with 2 instances when i % 3 == 0 and 3 when i % 6 == 0, plus up to two other classes. All
+annotations are ``iscrowd = 0``. A box is the exact pixel extent of the drawn polygon (COCO ``bbox``
+= ``[x, y, w, h]`` with the right/bottom edge exclusive), ``segmentation`` is that polygon and
+``area`` its pixel count.
+
+LVIS extras (federated evaluation): ``pos_category_ids`` = the drawn categories; three absent
+categories per image are listed in ``neg_category_ids`` (every category is negative somewhere); on
+every fifth non-empty image the primary class is in ``not_exhaustive_category_ids`` (its instances
+are still all annotated, so the labels stay exact). Every eighth image has a ``train2017`` URL, as
+some real LVIS val images do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tasks.synthetic.categories import COCO_CATEGORIES, COCO_DRAWN, LVIS_CATEGORIES
+from tasks.synthetic.draw import (
+    Point,
+    Style,
+    background,
+    draw,
+    extent,
+    pixel_area,
+    place,
+    polygon,
+    save_jpeg,
+    styles,
+    write_json,
+)
+
+SIZES: tuple[tuple[int, int], ...] = ((224, 168), (168, 224), (196, 196))
+_INFO = {"description": "vrft synthetic data (not COCO/LVIS images)", "version": "1.0", "year": 2025}
+_LICENSES = [{"id": 1, "name": "CC0 (synthetic)", "url": "https://creativecommons.org/publicdomain/zero/1.0/"}]
+
+
+def plan(rng: np.random.Generator, index: int, n_classes: int) -> list[tuple[int, int]]:
+    """(class index, instance count) pairs for image `index` (see the module docstring)."""
+    if index == 0:
+        return []
+    primary = (index - 1) % n_classes
+    count = 3 if index % 6 == 0 else 2 if index % 3 == 0 else 1
+    out = [(primary, count)]
+    for _ in range(int(rng.integers(0, 3))):
+        c = int(rng.integers(0, n_classes))
+        if all(c != k for k, _ in out):
+            out.append((c, 1))
+    return out
+
+
+def render(
+    rng: np.random.Generator, size: tuple[int, int], objects: list[tuple[int, int]], looks: list[Style]
+) -> tuple[Image.Image, list[tuple[int, list[Point]]]]:
+    """Draw the planned objects without overlap; returns the image and (class index, polygon) pairs.
+
+    An object that finds no free spot after 60 tries is skipped (never on the first object), so
+    what is returned is exactly what is drawn.
+    """
+    width, height = size
+    image = background(rng, width, height)
+    taken: list[tuple[int, int, int, int]] = []
+    drawn: list[tuple[int, list[Point]]] = []
+    for cls, count in objects:
+        for _ in range(count):
+            half = int(rng.integers(10, 27 if len(taken) < 3 else 18))
+            spot = place(rng, width, height, half, taken)
+            if spot is None:
+                continue
+            pts = polygon(looks[cls].shape, spot[0], spot[1], half)
+            draw(image, pts, looks[cls])
+            drawn.append((cls, pts))
+    return image, drawn
+
+
+def _annotation(
+    ann_id: int, image_id: int, category_id: int, pts: list[Point], size: tuple[int, int], coco: bool
+) -> dict[str, Any]:
+    x0, y0, x1, y1 = extent(pts)
+    ann: dict[str, Any] = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "segmentation": [[float(v) for p in pts for v in p]],
+        "area": float(pixel_area(pts, *size)),
+        "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+    }
+    if coco:  # LVIS annotations have no crowd flag
+        ann["iscrowd"] = 0
+    return ann
+
+
+def _image_ids(rng: np.random.Generator, n: int) -> list[int]:
+    return [int(v) for v in rng.choice(np.arange(1, 600_000), size=n, replace=False)]
+
+
+def write_coco(root: Path, rng: np.random.Generator, n_images: int) -> Path:
+    """Write ``root/coco/annotations/instances_val2017.json`` and ``root/coco/val2017/*.jpg``."""
+    id_of = {name: cid for cid, name, _ in COCO_CATEGORIES}
+    looks = styles(len(COCO_DRAWN))
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    for i, iid in enumerate(_image_ids(rng, n_images)):
+        size = SIZES[i % len(SIZES)]
+        image, drawn = render(rng, size, plan(rng, i, len(COCO_DRAWN)), looks)
+        name = f"{iid:012d}.jpg"
+        save_jpeg(image, root / "coco" / "val2017" / name)
+        images.append(
+            {
+                "license": 1,
+                "file_name": name,
+                "coco_url": f"http://images.cocodataset.org/val2017/{name}",
+                "height": size[1],
+                "width": size[0],
+                "date_captured": "2013-11-14 17:02:52",
+                "flickr_url": "",
+                "id": iid,
+            }
+        )
+        for cls, pts in drawn:
+            anns.append(_annotation(len(anns) + 1, iid, id_of[COCO_DRAWN[cls]], pts, size, coco=True))
+    cats = [{"supercategory": sup, "id": cid, "name": name} for cid, name, sup in COCO_CATEGORIES]
+    path = root / "coco" / "annotations" / "instances_val2017.json"
+    write_json(path, {"info": _INFO, "licenses": _LICENSES, "images": images, "annotations": anns, "categories": cats})
+    return path
+
+
+def write_lvis(root: Path, rng: np.random.Generator, n_images: int) -> Path:
+    """Write ``root/lvis/annotations/lvis_v1_val.json`` and its images under ``root/lvis/<split>/``."""
+    cat_ids = [c[0] for c in LVIS_CATEGORIES]
+    looks = styles(len(cat_ids))
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    for i, iid in enumerate(_image_ids(rng, n_images)):
+        size = SIZES[(i + 1) % len(SIZES)]
+        objects = plan(rng, i, len(cat_ids))
+        image, drawn = render(rng, size, objects, looks)
+        split = "train2017" if i % 8 == 7 else "val2017"
+        name = f"{iid:012d}.jpg"
+        save_jpeg(image, root / "lvis" / split / name)
+        pos = sorted({cat_ids[cls] for cls, _ in drawn})
+        absent = [c for c in cat_ids if c not in pos]
+        forced = cat_ids[i % len(cat_ids)]
+        neg = [forced] if forced in absent else []
+        others = [c for c in absent if c not in neg]
+        k = min(3 - len(neg), len(others))
+        neg += [int(c) for c in rng.choice(others, size=k, replace=False)] if k > 0 else []
+        primary = cat_ids[objects[0][0]] if objects else None
+        not_exhaustive = [primary] if primary in pos and i % 5 == 0 else []
+        images.append(
+            {
+                "id": iid,
+                "coco_url": f"http://images.cocodataset.org/{split}/{name}",
+                "flickr_url": "",
+                "date_captured": "2013-11-14 17:02:52",
+                "license": 1,
+                "height": size[1],
+                "width": size[0],
+                "pos_category_ids": pos,
+                "neg_category_ids": sorted(neg),
+                "not_exhaustive_category_ids": not_exhaustive,
+            }
+        )
+        for cls, pts in drawn:
+            anns.append(_annotation(len(anns) + 1, iid, cat_ids[cls], pts, size, coco=False))
+    cats = []
+    for cid, name, freq, synonyms, definition in LVIS_CATEGORIES:
+        mine = [a for a in anns if a["category_id"] == cid]
+        cats.append(
+            {
+                "id": cid,
+                "name": name,
+                "synset": f"{name}.n.01",
+                "synonyms": list(synonyms),
+                "def": definition,
+                "frequency": freq,
+                "image_count": len({a["image_id"] for a in mine}),
+                "instance_count": len(mine),
+            }
+        )
+    path = root / "lvis" / "annotations" / "lvis_v1_val.json"
+    write_json(path, {"info": _INFO, "licenses": _LICENSES, "images": images, "annotations": anns, "categories": cats})
+    return path
