@@ -134,6 +134,28 @@ def score_tasks(
     return all_metrics
 
 
+def _pixels_to_norm1000(
+    tasks: Sequence[Task], texts: dict[str, dict[str, str]], policy: Mapping[str, int]
+) -> dict[str, dict[str, str]]:
+    """Convert pixel answers of the resized images to the paper's 0–1000 space (harness.coords)."""
+    from harness.coords import pixels_to_norm1000
+
+    out: dict[str, dict[str, str]] = {}
+    for task in tasks:
+        given = texts.get(task.name, {})
+        requests = {r.request_id: r for r in task.requests()}
+        requests.update({r.request_id: r for r in task.followup_requests(given)})
+        out[task.name] = {
+            rid: pixels_to_norm1000(
+                text, requests[rid].image.width, requests[rid].image.height, policy["min_pixels"], policy["max_pixels"]
+            )
+            if rid in requests
+            else text
+            for rid, text in given.items()
+        }
+    return out
+
+
 def score_run(run_dir: Path, profile: str | None = None, *, allow_missing: bool = False) -> dict[str, Any]:
     """Re-score a run directory from its files alone (all shards merged)."""
     import json
@@ -155,6 +177,8 @@ def score_run(run_dir: Path, profile: str | None = None, *, allow_missing: bool 
                 "%s: run generated with task version %s, scoring with version %s", t.name, entry["version"], t.version
             )
     texts, errors = read_run_generations(run_dir)
+    if identity.get("coords", "norm1000") == "pixels":
+        texts = _pixels_to_norm1000(tasks, texts, manifest["image_policy"])
     run_profile = manifest.get("profile", "strict")
     profile = profile or run_profile
     suffix = "" if profile == run_profile else f".{profile}"

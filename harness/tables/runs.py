@@ -1,0 +1,77 @@
+"""Run directories -> `RunResult`s for the tables (model label, task version, protocol, profile).
+
+A run directory of `vrft eval` holds ``manifest.json`` and ``metrics.json`` (plus
+``metrics.<profile>.json`` after re-scoring in the other profile). Only numeric metric values are kept
+(``AP/<class>``, ``mAP``, ``accuracy``, ``mIoU_val`` …); counters and lists are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.tables.render import RunResult
+
+
+def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
+    """Every run directory under the given paths (a path may itself be a run directory), sorted."""
+    found: set[Path] = set()
+    for p in paths:
+        if (p / "manifest.json").is_file():
+            found.add(p)
+        elif p.is_dir():
+            found.update(m.parent for m in p.glob("*/manifest.json"))
+    return sorted(found)
+
+
+COUNTERS = {
+    "n",
+    "missing",
+    "generation_errors",
+    "official_error_count",
+    "errors",
+    "malformed_items",
+    "degenerate_boxes",
+}
+
+
+def numeric_metrics(raw: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """task -> metric -> value, without the counters (``n_*`` and friends) that are not scores."""
+    out: dict[str, dict[str, float]] = {}
+    for task, values in raw.items():
+        if isinstance(values, dict):
+            out[task] = {
+                k: float(v)
+                for k, v in values.items()
+                if isinstance(v, int | float)
+                and not isinstance(v, bool)
+                and k not in COUNTERS
+                and not k.startswith("n_")
+            }
+    return out
+
+
+def load_run(run_dir: Path, profile: str | None = None) -> RunResult:
+    """The run's metrics in `profile` (default: the run's own). Raises FileNotFoundError with the path
+    when the run was not scored in that profile (``vrft score RUN_DIR --profile P`` makes it)."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    own = manifest.get("profile", "strict")
+    profile = profile or own
+    path = run_dir / ("metrics.json" if profile == own else f"metrics.{profile}.json")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: score the run first (vrft score {run_dir} --profile {profile})")
+    tasks = manifest.get("tasks", [])
+    versions = sorted({str(t.get("version", "?")) for t in tasks})
+    protocols = sorted({str(t.get("args", {}).get("protocol")) for t in tasks if t.get("args", {}).get("protocol")})
+    model = Path(str(manifest.get("model", {}).get("path", run_dir.name)).rstrip("/")).name
+    step = manifest.get("train_step")
+    return RunResult.from_metrics(
+        model=model,
+        task_version="/".join(versions) or "?",
+        protocol="/".join(protocols) or "default",
+        profile=profile,
+        metrics=numeric_metrics(json.loads(path.read_text())),
+        step=int(step) if isinstance(step, int) else None,
+    )
