@@ -39,6 +39,11 @@ def short_circuit(completion: str, solution: str) -> bool:
     official code swallows every exception here."""
     try:
         parse, verify = _functions()
-        return float(verify(parse(completion), _parse_solution(solution))) > 0
+        gold = _parse_solution(solution)
+        if not gold:
+            # verify() is False whenever either side parses to nothing (e.g. a "No Objects" solution):
+            # skip parsing the completion, the expensive half.
+            return False
+        return float(verify(parse(completion), gold)) > 0
     except Exception:
         return False

@@ -1,0 +1,470 @@
+"""End-to-end detection scoring time (parse + rewards + metric) through the real task code, as ``vrft score``.
+
+    .venv/bin/python bench/bench_scoring.py [--seed 0] [--only coco|lvis] [--with-nomv] [--root DIR]
+
+Writes a synthetic data root (json only: the detection loaders read image sizes from the annotation
+files and never open an image, which this script enforces by making ``PIL.Image.open`` raise):
+
+* COCO: ``coco/annotations/instances_val2017.json``, 5,000 images, all 80 real categories. Each
+  (image, few-shot class) pair holds 1–3 boxes with p=0.3 (the 8 classes of ``coco_fewshot``; denser
+  than real val2017), plus on average ``--coco-background`` boxes per image of the other 72 classes
+  (real val2017: 36,781 annotations, ~7 per image; here ~49k).
+* LVIS: ``lvis/annotations/lvis_v1_val.json``, 20,000 images, the 18 LVIS v1 categories of
+  ``tasks.synthetic.categories`` with their real ids and frequencies. Each (image, few-shot rare class)
+  pair is positive with p=0.05 (1–3 boxes; 20 % of them also not-exhaustive) or verified negative with
+  p=0.05; ``--lvis-background`` boxes per image of the 12 other categories (real LVIS v1 val: ~12 per
+  image, 245k annotations). Every annotation has a polygon ``segmentation`` as the real files do.
+
+Then ``get_task("coco_fewshot" | "lvis_fewshot", root)`` (protocol ``direct``: every image × class,
+40,000 / 120,000 requests) gets one generation per request in the paper's format
+(``<think>…</think>\\n<answer>[{'Position': [x1, y1, x2, y2], 'Confidence': 0.87}, ...]</answer>``,
+0–1000 coordinates): jittered GT boxes (some missed, some extra) for present pairs, ``No Objects``
+or a false positive for absent ones; 2 % of the box answers are cut off mid-answer. Timed per profile:
+
+* ``parse s``: the response -> result-entry loop alone (``strict_eval_results`` / ``official_eval_results``);
+* ``score s``: ``task.score(gens, profile)``, of which ``reward s`` (the per-request verifier, which in
+  the official profile runs the math-verify short-circuit when that package is installed) and
+  ``metric s`` (pycocotools / lvis; for LVIS the share spent in ``LVISResults``' deepcopy of the whole
+  GT dataset is printed too) are measured inside the same call by thin timing wrappers; ``other s`` is
+  the rest (building the requests and their solutions, parsing, per-request records).
+
+``--with-nomv`` adds an ``official-nomv`` row: the official profile with the math-verify short-circuit
+switched off (as without the package), to show its share (about a minute more). One-time imports
+(pycocotools, lvis, math-verify) are done and timed before the rows. Not a test: nothing asserts on
+time. Deterministic for a given ``--seed`` (data, generations and metrics; not the timings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import tasks.detection.task as det_task
+from tasks import mathverify
+from tasks.detection.results import official_eval_results, strict_eval_results
+from tasks.registry import COCO_FEWSHOT, LVIS_FEWSHOT, get_task
+from tasks.synthetic.categories import COCO_CATEGORIES, LVIS_CATEGORIES
+
+COCO_SIZES = ((640, 480), (480, 640), (640, 427), (427, 640), (640, 360), (500, 375))
+THINKS = (
+    "I look over the whole image for any {name}. {detail}",
+    "The question asks for every {name}. Scanning the scene from left to right, {detail}",
+    "Let me check the foreground and the background for a {name}: {detail}",
+)
+DETAILS_YES = (
+    "there is one clearly visible near the center, and possibly another one partly occluded.",
+    "I can see it; its outline is distinct from the surroundings.",
+    "the object matches the description, so I give its box with my confidence.",
+)
+DETAILS_NO = (
+    "nothing in the image matches this category.",
+    "there are other objects, but none of them is of this kind.",
+    "I do not see it anywhere.",
+)
+
+
+# ---- synthetic annotation files ----------------------------------------------------------------
+
+
+def _box(rng: random.Random, w: int, h: int) -> list[float]:
+    """A COCO ``[x, y, w, h]`` pixel box inside a w×h image (sizes spread over small/medium/large)."""
+    bw = w * rng.uniform(0.03, 0.6)
+    bh = h * rng.uniform(0.03, 0.6)
+    return [round(rng.uniform(0, w - bw), 2), round(rng.uniform(0, h - bh), 2), round(bw, 2), round(bh, 2)]
+
+
+def _annotation(ann_id: int, image_id: int, cat_id: int, bbox: list[float], coco: bool) -> dict[str, Any]:
+    ann: dict[str, Any] = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": cat_id,
+        "area": round(bbox[2] * bbox[3] * 0.75, 2),
+        "bbox": bbox,
+    }
+    if coco:
+        ann["iscrowd"] = 0
+    return ann
+
+
+_ANGLES = np.linspace(0.0, 2 * np.pi, 12, endpoint=False)
+
+
+def _add_segmentations(anns: list[dict[str, Any]]) -> None:
+    """A 12-gon inscribed in each box as its ``segmentation``, a stand-in for the real polygons (they
+    make up most of the real files, and of what lvis deep-copies); built in one numpy pass."""
+    if not anns:
+        return
+    b = np.array([a["bbox"] for a in anns], dtype=np.float64)
+    cx, cy, rx, ry = b[:, :1] + b[:, 2:3] / 2, b[:, 1:2] + b[:, 3:4] / 2, b[:, 2:3] / 2, b[:, 3:4] / 2
+    poly = np.empty((len(anns), 2 * len(_ANGLES)))
+    poly[:, 0::2] = cx + rx * np.cos(_ANGLES)
+    poly[:, 1::2] = cy + ry * np.sin(_ANGLES)
+    for ann, row in zip(anns, np.round(poly, 2).tolist(), strict=True):
+        ann["segmentation"] = [row]
+
+
+def _write_json(path: Path, obj: Any) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(obj, separators=(",", ":"))
+    path.write_text(text, encoding="utf-8")
+    return len(text)
+
+
+def write_coco(root: Path, rng: random.Random, n_images: int, background: int) -> tuple[Path, dict[str, int]]:
+    fewshot = [cid for cid, name, _ in COCO_CATEGORIES if name in COCO_FEWSHOT]
+    others = [cid for cid, name, _ in COCO_CATEGORIES if name not in COCO_FEWSHOT]
+    images, anns = [], []
+    for i, iid in enumerate(sorted(rng.sample(range(1, 600_000), n_images))):
+        w, h = COCO_SIZES[i % len(COCO_SIZES)]
+        name = f"{iid:012d}.jpg"
+        images.append(
+            {
+                "license": 1,
+                "file_name": name,
+                "coco_url": f"http://images.cocodataset.org/val2017/{name}",
+                "height": h,
+                "width": w,
+                "date_captured": "2013-11-14 17:02:52",
+                "flickr_url": "",
+                "id": iid,
+            }
+        )
+        for cid in fewshot:
+            if rng.random() < 0.3:
+                for _ in range(rng.randint(1, 3)):
+                    anns.append(_annotation(len(anns) + 1, iid, cid, _box(rng, w, h), coco=True))
+        for _ in range(rng.randint(0, 2 * background)):
+            anns.append(_annotation(len(anns) + 1, iid, rng.choice(others), _box(rng, w, h), coco=True))
+    rng.shuffle(images)  # annotation-file order is not id order in the real file
+    _add_segmentations(anns)
+    cats = [{"supercategory": sup, "id": cid, "name": name} for cid, name, sup in COCO_CATEGORIES]
+    path = root / "coco" / "annotations" / "instances_val2017.json"
+    size = _write_json(path, {"info": {}, "licenses": [], "images": images, "annotations": anns, "categories": cats})
+    n_few = sum(a["category_id"] in fewshot for a in anns)
+    return path, {"images": len(images), "annotations": len(anns), "fewshot_boxes": n_few, "bytes": size}
+
+
+def write_lvis(root: Path, rng: random.Random, n_images: int, background: int) -> tuple[Path, dict[str, int]]:
+    fewshot = [c[0] for c in LVIS_CATEGORIES if c[1] in LVIS_FEWSHOT]
+    others = [c[0] for c in LVIS_CATEGORIES if c[1] not in LVIS_FEWSHOT]
+    images, anns = [], []
+    n_pos = n_neg = 0
+    for i, iid in enumerate(sorted(rng.sample(range(1, 600_000), n_images))):
+        w, h = COCO_SIZES[i % len(COCO_SIZES)]
+        pos, neg, nel = set(), [], []
+        for cid in fewshot:
+            u = rng.random()
+            if u < 0.05:
+                for _ in range(rng.randint(1, 3)):
+                    anns.append(_annotation(len(anns) + 1, iid, cid, _box(rng, w, h), coco=False))
+                pos.add(cid)
+                n_pos += 1
+                if rng.random() < 0.2:
+                    nel.append(cid)
+            elif u < 0.10:
+                neg.append(cid)
+                n_neg += 1
+        for _ in range(rng.randint(0, 2 * background)):
+            cid = rng.choice(others)
+            anns.append(_annotation(len(anns) + 1, iid, cid, _box(rng, w, h), coco=False))
+            pos.add(cid)
+        neg += [c for c in rng.sample(others, 2) if c not in pos]
+        split = "train2017" if i % 8 == 7 else "val2017"
+        images.append(
+            {
+                "id": iid,
+                "coco_url": f"http://images.cocodataset.org/{split}/{iid:012d}.jpg",
+                "flickr_url": "",
+                "date_captured": "2013-11-14 17:02:52",
+                "license": 1,
+                "height": h,
+                "width": w,
+                "pos_category_ids": sorted(pos),
+                "neg_category_ids": sorted(neg),
+                "not_exhaustive_category_ids": sorted(nel),
+            }
+        )
+    rng.shuffle(images)
+    _add_segmentations(anns)
+    count_imgs: dict[int, set[int]] = {c[0]: set() for c in LVIS_CATEGORIES}
+    count_inst: dict[int, int] = dict.fromkeys(count_imgs, 0)
+    for a in anns:
+        count_imgs[a["category_id"]].add(a["image_id"])
+        count_inst[a["category_id"]] += 1
+    cats = [
+        {
+            "id": cid,
+            "name": name,
+            "synset": f"{name}.n.01",
+            "synonyms": list(syn),
+            "def": definition,
+            "frequency": freq,
+            "image_count": len(count_imgs[cid]),
+            "instance_count": count_inst[cid],
+        }
+        for cid, name, freq, syn, definition in LVIS_CATEGORIES
+    ]
+    path = root / "lvis" / "annotations" / "lvis_v1_val.json"
+    size = _write_json(path, {"info": {}, "licenses": [], "images": images, "annotations": anns, "categories": cats})
+    n_few = sum(a["category_id"] in fewshot for a in anns)
+    stats = {"images": len(images), "annotations": len(anns), "fewshot_boxes": n_few, "bytes": size}
+    stats.update(pos_pairs=n_pos, neg_pairs=n_neg)
+    return path, stats
+
+
+# ---- generations -------------------------------------------------------------------------------
+
+
+def _item(box: tuple[int, int, int, int], conf: float) -> str:
+    return f"{{'Position': [{box[0]}, {box[1]}, {box[2]}, {box[3]}], 'Confidence': {conf:.2f}}}"
+
+
+def _norm(rng: random.Random, x1: float, y1: float, x2: float, y2: float, w: int, h: int) -> tuple[int, ...]:
+    """Pixel xyxy -> jittered 0–1000 integers (what the model writes)."""
+    s = 0.06 * min(x2 - x1, y2 - y1)
+    return tuple(
+        min(1000, max(0, round((v + rng.gauss(0, s)) / size * 1000)))
+        for v, size in ((x1, w), (y1, h), (x2, w), (y2, h))
+    )
+
+
+def _false_positive(rng: random.Random) -> tuple[int, int, int, int]:
+    x1, y1 = rng.randint(0, 800), rng.randint(0, 800)
+    return (x1, y1, min(1000, x1 + rng.randint(20, 400)), min(1000, y1 + rng.randint(20, 400)))
+
+
+def make_generations(task: Any, rng: random.Random) -> tuple[dict[str, str], dict[str, int]]:
+    """One completion per (image, category) request of `task`, from its ground truth."""
+    data = task.data
+    gens: dict[str, str] = {}
+    kinds = {"boxes": 0, "no_objects": 0, "false_positive": 0, "missed": 0, "truncated": 0}
+    for image_id, cat_id, name in task.pairs():
+        ref = data.images[image_id]
+        gt = data.gt_boxes(image_id, cat_id)
+        items: list[str] = []
+        if len(gt) and rng.random() < 0.92:
+            for x1, y1, x2, y2 in gt.tolist():
+                if rng.random() < 0.85:
+                    items.append(_item(_norm(rng, x1, y1, x2, y2, ref.width, ref.height), rng.uniform(0.5, 1.0)))
+            if rng.random() < 0.15:
+                items.append(_item(_false_positive(rng), rng.uniform(0.05, 0.6)))
+        elif not len(gt) and rng.random() < 0.12:
+            items.append(_item(_false_positive(rng), rng.uniform(0.05, 0.6)))
+        if items:
+            answer = "[" + ", ".join(items) + "]"
+            kinds["boxes" if len(gt) else "false_positive"] += 1
+        else:
+            answer = "No Objects"
+            kinds["missed" if len(gt) else "no_objects"] += 1
+        detail = rng.choice(DETAILS_YES if items else DETAILS_NO)
+        think = rng.choice(THINKS).format(name=name.replace("_", " "), detail=detail)
+        text = f"<think>{think}</think>\n<answer>{answer}</answer>"
+        if items and rng.random() < 0.02:  # cut off mid-answer (max_new_tokens)
+            text = text[: rng.randint(len(text) - len(answer), len(text) - 12)]
+            kinds["truncated"] += 1
+        gens[f"{image_id}:{cat_id}"] = text
+    return gens, kinds
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def no_image_opened() -> Iterator[None]:
+    """Make any image read fail loudly: scoring must work from the annotation files alone."""
+    from PIL import Image
+
+    original = Image.open
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"scoring opened an image: {args[:1]!r}")
+
+    Image.open = refuse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        Image.open = original  # type: ignore[assignment]
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                self.calls += 1
+
+        return timed
+
+
+class _TimedVerifier:
+    """The verifier `DetectionTask.score` asks for, with its `score` calls timed."""
+
+    def __init__(self, inner: Any, watch: _Stopwatch) -> None:
+        self.components = inner.components
+        self.parse_target = inner.parse_target
+        self.score = watch.wrap(inner.score)
+
+
+def timed_score(task: Any, gens: dict[str, str], profile: str) -> tuple[Any, dict[str, float]]:
+    """``task.score(gens, profile)`` with the verifier and metric time measured inside the call."""
+    reward, metric, gt_copy = _Stopwatch(), _Stopwatch(), _Stopwatch()
+    real_get_verifier = det_task.get_verifier
+    det_task.get_verifier = lambda *a, **k: _TimedVerifier(real_get_verifier(*a, **k), reward)  # type: ignore[assignment]
+    task._metrics = metric.wrap(type(task)._metrics.__get__(task))
+    lvis_results = sys.modules.get("lvis.results")  # imported by tasks.metrics.lvis._lvis_api
+    real_deepcopy = lvis_results.deepcopy if lvis_results is not None else None
+    if lvis_results is not None:
+        lvis_results.deepcopy = gt_copy.wrap(real_deepcopy)  # LVISResults.__init__: deepcopy(lvis_gt.dataset)
+    try:
+        t0 = time.perf_counter()
+        result = task.score(gens, profile)
+        total = time.perf_counter() - t0
+    finally:
+        det_task.get_verifier = real_get_verifier  # type: ignore[assignment]
+        del task._metrics
+        if lvis_results is not None:
+            lvis_results.deepcopy = real_deepcopy
+    return result, {"score": total, "reward": reward.seconds, "metric": metric.seconds, "gt_copy": gt_copy.seconds}
+
+
+def time_parse(task: Any, gens: dict[str, str], profile: str) -> tuple[float, int]:
+    convert = official_eval_results if profile.startswith("official") else strict_eval_results
+    images = task.data.images
+    items = []
+    for rid, text in gens.items():
+        image_id, cat_id = (int(x) for x in rid.split(":"))
+        ref = images[image_id]
+        items.append((text, image_id, cat_id, ref.width, ref.height))
+    n = 0
+    t0 = time.perf_counter()
+    for text, image_id, cat_id, w, h in items:
+        n += len(convert(text, image_id, cat_id, w, h).results)
+    return time.perf_counter() - t0, n
+
+
+@contextlib.contextmanager
+def math_verify_off() -> Iterator[None]:
+    """The official verifier as without the math-verify package (its short-circuit never fires)."""
+    original = mathverify.available
+    mathverify.available = lambda: False  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        mathverify.available = original  # type: ignore[assignment]
+
+
+def _line(label: str, seconds: float, extra: str = "") -> None:
+    print(f"  {label:<44s} {seconds:8.2f} s  {extra}")
+
+
+def run_dataset(dataset: str, root: Path, rng: random.Random, args: argparse.Namespace, rows: list[list[Any]]) -> None:
+    task_name = "coco_fewshot" if dataset == "coco" else "lvis_fewshot"
+    t0 = time.perf_counter()
+    if dataset == "coco":
+        path, stats = write_coco(root, rng, args.coco_images, args.coco_background)
+    else:
+        path, stats = write_lvis(root, rng, args.lvis_images, args.lvis_background)
+    write_s = time.perf_counter() - t0
+    print(f"\n{dataset.upper()}: {path.relative_to(root)}  " + ", ".join(f"{k} {v:,}" for k, v in stats.items()))
+    _line("write synthetic json", write_s)
+
+    task = get_task(task_name, root)
+    t0 = time.perf_counter()
+    data = task.data
+    _line(
+        "data load (json + index: task.data)",
+        time.perf_counter() - t0,
+        f"{len(data.images):,} images, {len(data.categories)} categories",
+    )
+    t0 = time.perf_counter()
+    n_req = sum(1 for _ in task.requests())
+    _line("build requests (task.requests())", time.perf_counter() - t0, f"{n_req:,} requests")
+    t0 = time.perf_counter()
+    gens, kinds = make_generations(task, rng)
+    _line("synthesize generations (not scoring)", time.perf_counter() - t0, str(kinds))
+
+    profiles = ["strict", "official"] + (["official-nomv"] if args.with_nomv else [])
+    for profile in profiles:
+        parse_s, n_results = time_parse(task, gens, profile)
+        ctx = math_verify_off() if profile == "official-nomv" else contextlib.nullcontext()
+        with ctx:
+            result, t = timed_score(task, gens, profile.split("-")[0])
+        m = result.metrics
+        assert not result.missing and not result.unknown, (len(result.missing), len(result.unknown))
+        assert m["n_results"] == n_results, (m["n_results"], n_results)
+        other = t["score"] - t["reward"] - t["metric"]
+        rate = m["n_requests"] / t["score"]
+        rows.append([dataset, profile, m["n_requests"], parse_s, t["reward"], t["metric"], other, t["score"], rate])
+        copy = f"  (metric: {t['gt_copy']:.2f} s in LVISResults' GT deepcopy)" if dataset == "lvis" else ""
+        print(
+            f"  {profile:<14s} mAP {m['mAP']:.2f}  AP50 {m['AP50']:.2f}  results {m['n_results']:,}  "
+            f"failures {m['parse_failures']}  errors {m['errors']}  reward_mean total {m['reward_mean']['total']:.4f}"
+            + copy
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=("coco", "lvis"), help="run one dataset only")
+    ap.add_argument("--coco-images", type=int, default=5000)
+    ap.add_argument("--lvis-images", type=int, default=20000)
+    ap.add_argument("--coco-background", type=int, default=5, help="mean non-few-shot boxes per COCO image")
+    ap.add_argument("--lvis-background", type=int, default=12, help="mean non-few-shot boxes per LVIS image")
+    ap.add_argument("--with-nomv", action="store_true", help="add the official profile without math-verify")
+    ap.add_argument("--root", type=Path, help="write the synthetic data here (kept) instead of a temp dir")
+    args = ap.parse_args()
+
+    print(f"math-verify installed (official short-circuit active): {mathverify.available()}")
+    # One-time imports, outside the timed rows: pycocotools, lvis (pulls in cv2 and matplotlib) and
+    # math-verify (sympy) are imported lazily by the first scoring call of a process.
+    t0 = time.perf_counter()
+    from tasks.metrics.lvis import _lvis_api
+
+    _lvis_api()
+    _line("import pycocotools + lvis (once per process)", time.perf_counter() - t0)
+    if mathverify.available():
+        t0 = time.perf_counter()
+        mathverify.short_circuit("<answer>1</answer>", "<answer>2</answer>")
+        _line("import + first call of math-verify (once)", time.perf_counter() - t0)
+    rows: list[list[Any]] = []
+    t_all = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        root = args.root or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vrft-bench-")))
+        stack.enter_context(no_image_opened())
+        for k, dataset in enumerate(("coco", "lvis")):
+            if args.only in (None, dataset):
+                run_dataset(dataset, root / dataset, random.Random(args.seed * 1000 + k), args, rows)
+
+    head = ["dataset", "profile", "requests", "parse s", "reward s", "metric s", "other s", "score s", "req/s"]
+    print("\n" + f"{head[0]:<8s} {head[1]:<14s}" + "".join(f"{h:>10s}" for h in head[2:]))
+    for r in rows:
+        print(f"{r[0]:<8s} {r[1]:<14s}{r[2]:>10,d}" + "".join(f"{v:10.2f}" for v in r[3:8]) + f"{r[8]:10,.0f}")
+    print(
+        "score s = task.score(gens, profile) end to end = reward s + metric s + other s (measured inside it); "
+        "parse s is the standalone parse loop (the same work is also inside other s)."
+    )
+    print(f"total wall time {time.perf_counter() - t_all:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
