@@ -3,6 +3,7 @@ it with a different configuration."""
 
 from __future__ import annotations
 
+import logging
 import platform
 import subprocess
 import sys
@@ -41,6 +42,25 @@ def git_commit(start: Path | None = None) -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
+def train_step(model: str) -> int | None:
+    """The training step of a checkpoint directory (``trainer_state.json`` or ``checkpoint-N``), so that
+    tables and curves can place a run along training (paper Figure 7)."""
+    import json
+    import re
+
+    root = Path(model)
+    state = root / "trainer_state.json"
+    if state.is_file():
+        try:
+            step = json.loads(state.read_text()).get("global_step")
+            if isinstance(step, int):
+                return step
+        except (OSError, ValueError) as err:  # a damaged state file only loses the step, never the run
+            logging.getLogger("vrft.eval").warning("%s: unreadable (%s); training step unknown", state, err)
+    m = re.fullmatch(r"checkpoint-(\d+)", root.name)
+    return int(m.group(1)) if m else None
+
+
 def task_entry(task: Task) -> dict[str, Any]:
     return {"name": task.name, "version": task.version, "kind": task.kind.value, "args": dict(task.args)}
 
@@ -60,6 +80,7 @@ def build_manifest(
         tasks=[task_entry(t) for t in tasks],
         profile=config.profile,
         model={"path": config.model, "fingerprint": model_fingerprint(config.model)},
+        train_step=train_step(config.model),
         data_root=str(Path(config.data_root).resolve()),
         generation=config.params.as_dict(),
         image_policy={"min_pixels": config.params.min_pixels, "max_pixels": config.params.max_pixels},

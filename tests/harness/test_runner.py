@@ -230,8 +230,14 @@ def test_two_stage_protocol_runs_both_stages(data_root: Path, tmp_path: Path) ->
             present = "No Objects" not in direct[rid].solution
             f.write(json.dumps({"request_id": r.request_id, "text": f"<answer>{'yes' if present else 'no'}</answer>"}))
             f.write("\n" + json.dumps({"request_id": rid, "text": "<think>x</think>" + direct[rid].solution}) + "\n")
-    cfg = EvalConfig(model=str(saved), tasks=("coco_fewshot",), data_root=str(data_root), backend="replay",
-                     task_args={"limit": 3, "protocol": "two-stage"}, params=TINY_PARAMS)
+    cfg = EvalConfig(
+        model=str(saved),
+        tasks=("coco_fewshot",),
+        data_root=str(data_root),
+        backend="replay",
+        task_args={"limit": 3, "protocol": "two-stage"},
+        params=TINY_PARAMS,
+    )
     run = run_eval(cfg, tmp_path / "run")
     gens = lines(run / "generations.jsonl")
     n_yes = sum(1 for r in stage1 if "No Objects" not in direct[r.request_id.removeprefix("exist/")].solution)
