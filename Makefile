@@ -17,7 +17,7 @@ setup: .venv/.synced-$(EXTRA)
 
 .venv/.synced-$(EXTRA): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --extra $(EXTRA)
+	$(UV) sync --extra $(EXTRA) --extra lmms
 	@rm -f .venv/.synced-*; touch $@
 
 demo: setup
