@@ -43,9 +43,7 @@ class ChatRequest:
         if not self.request_id:
             raise ValueError("ChatRequest.request_id: must be a non-empty string")
         if self.max_new_tokens < 1:
-            raise ValueError(
-                f"ChatRequest.max_new_tokens={self.max_new_tokens} for {self.request_id!r}: must be >= 1"
-            )
+            raise ValueError(f"ChatRequest.max_new_tokens={self.max_new_tokens} for {self.request_id!r}: must be >= 1")
         if self.image_path is not None and not isinstance(self.image_path, Path):
             object.__setattr__(self, "image_path", Path(self.image_path))
 

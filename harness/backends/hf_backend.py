@@ -109,9 +109,7 @@ class HFBackend:
         if p.greedy:  # neutralise sampling fields a checkpoint's generation_config may carry
             gen_kwargs.update(temperature=None, top_p=None, top_k=None)
         else:
-            gen_kwargs.update(
-                temperature=p.temperature, top_p=p.top_p, top_k=p.top_k if p.top_k > 0 else None
-            )
+            gen_kwargs.update(temperature=p.temperature, top_p=p.top_p, top_k=p.top_k if p.top_k > 0 else None)
             torch.manual_seed(p.seed)
         with torch.inference_mode():
             out = self.model.generate(**inputs, **gen_kwargs)
@@ -157,9 +155,7 @@ class HFBackend:
                 if len(chunk) == 1:
                     gens = [Generation.failed(chunk[0][0].request_id, f"hf: {type(exc).__name__}: {exc}")]
                 else:
-                    log.warning(
-                        "hf generate failed on a chunk of %d (%s); retrying one by one", len(chunk), exc
-                    )
+                    log.warning("hf generate failed on a chunk of %d (%s); retrying one by one", len(chunk), exc)
                     gens = []
                     for req, im in chunk:
                         try:

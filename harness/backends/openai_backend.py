@@ -144,9 +144,7 @@ class OpenAIBackend:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 delay = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
-                log.info(
-                    "retry %d/%d for %s in %.1fs (%s)", attempt, self.max_retries, request_id, delay, last
-                )
+                log.info("retry %d/%d for %s in %.1fs (%s)", attempt, self.max_retries, request_id, delay, last)
                 time.sleep(delay)
             try:
                 resp = self._client.post(url, json=body)
@@ -173,9 +171,7 @@ class OpenAIBackend:
         except RequestFailed as exc:
             return Generation.failed(req.request_id, f"openai: {exc}")
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            return Generation.failed(
-                req.request_id, f"openai: malformed response: {type(exc).__name__}: {exc}"
-            )
+            return Generation.failed(req.request_id, f"openai: malformed response: {type(exc).__name__}: {exc}")
         finish = str(choice.get("finish_reason") or "stop")
         if not self.vllm_extras:
             text, stopped = truncate_at_stop(text, self.params.stop)

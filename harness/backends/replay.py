@@ -77,9 +77,7 @@ class ReplayBackend:
         check_unique_ids(requests)
         return [
             self.saved.get(r.request_id)
-            or Generation.failed(
-                r.request_id, f"no saved generation for request {r.request_id!r} in {self.path}"
-            )
+            or Generation.failed(r.request_id, f"no saved generation for request {r.request_id!r} in {self.path}")
             for r in requests
         ]
 

@@ -160,9 +160,7 @@ class VLLMBackend:
                     try:
                         gens.extend(self._run([req], [conv]))
                     except Exception as one_exc:
-                        gens.append(
-                            Generation.failed(req.request_id, f"vllm: {type(one_exc).__name__}: {one_exc}")
-                        )
+                        gens.append(Generation.failed(req.request_id, f"vllm: {type(one_exc).__name__}: {one_exc}"))
             by_id.update((g.request_id, g) for g in gens)
         return [by_id[r.request_id] for r in requests]
 

@@ -39,7 +39,7 @@ DETECTION_TEXT = (
     "Please strictly follow the format."
 )
 CATEGORIES = ("cat", "dog", "bus", "train", "bed", "toilet", "stop sign", "fire hydrant")
-SERVER_READY_TIMEOUT_S = 420.0
+SERVER_READY_TIMEOUT_S = 600.0  # ~95 s idle; ~300 s seen on a loaded 2-core machine
 # An explicit KV size, not --gpu-memory-utilization 0.1: on CPU that fraction of host RAM minus the
 # worker's ~1 GiB RSS leaves ~0 for the KV cache and start-up fails at random (see vllm_backend).
 KV_CACHE_BYTES = 256 << 20

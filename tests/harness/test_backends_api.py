@@ -84,7 +84,7 @@ def test_generation_failed_and_duplicates() -> None:
 
 
 def test_make_backend_unknown_name() -> None:
-    with pytest.raises(ValueError, match="unknown backend 'nope'.*replay"):
+    with pytest.raises(ValueError, match=r"unknown backend 'nope'.*replay"):
         make_backend("nope", "m")
     assert set(BACKENDS) == {"vllm", "hf", "openai", "replay"}
 

@@ -89,6 +89,17 @@ def test_hf_stop_string_is_kept_and_ends_generation(hf: Any, det_requests: list[
     _stop_at_middle(hf, dataclasses.replace(det_requests[0], max_new_tokens=40))
 
 
+def test_hf_mixes_text_only_and_system_requests_in_one_batch(hf: Any, det_requests: list[ChatRequest]) -> None:
+    text_only = ChatRequest("t", None, "hello", max_new_tokens=6)
+    with_system = dataclasses.replace(det_requests[0], request_id="s", system="Be brief.")
+    gens = _by_id(hf.generate([det_requests[0], text_only, with_system]))
+    assert all(g.ok for g in gens.values())
+    assert gens["t"].n_prompt_tokens < 40 < gens["s"].n_prompt_tokens
+    assert gens["s"].n_prompt_tokens < gens[det_requests[0].request_id].n_prompt_tokens  # shorter system turn
+    alone = hf.generate([text_only])[0]
+    assert alone == gens["t"]  # left padding next to image prompts changes nothing
+
+
 def test_hf_describe(hf: Any, tiny_model: Path) -> None:
     d = hf.describe()
     assert d["backend"] == "hf" and d["model"] == str(tiny_model) and len(d["fingerprint"]) == 64
@@ -121,6 +132,16 @@ def test_vllm_stop_string_is_kept_and_ends_generation(vllm_backend: Any, det_req
 def test_vllm_text_only_request(vllm_backend: Any) -> None:
     g = vllm_backend.generate([ChatRequest("t", None, "hello", system="Be brief.", max_new_tokens=5)])[0]
     assert g.ok and g.n_completion_tokens == 5 and g.finish_reason == "length"
+
+
+@pytest.mark.slow
+def test_vllm_isolates_a_prompt_the_engine_rejects(vllm_backend: Any, det_requests: list[ChatRequest]) -> None:
+    """A prompt over max_model_len (2048 here) makes vLLM reject the whole batch: only it must fail."""
+    too_long = ChatRequest("long", None, "bus " * 3000, max_new_tokens=4)
+    gens = _by_id(vllm_backend.generate([det_requests[0], too_long, det_requests[1]]))
+    assert gens["long"].finish_reason == "error" and "vllm:" in (gens["long"].error or "")
+    assert gens[det_requests[0].request_id].ok and gens[det_requests[1].request_id].ok
+    assert vllm_backend.generate(det_requests[:2]) == [gens[r.request_id] for r in det_requests[:2]]
 
 
 @pytest.mark.slow
