@@ -319,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_reward)
 
     _add_eval_parser(sub)
+    # `vrft train` lives in the train plugin (which imports harness, never the reverse); the CLI is the one
+    # place that offers it, and only when the plugin is installed.
+    try:
+        from train_plugin.cli import add_parser as add_train_parser
+    except ImportError as err:  # pragma: no cover - the plugin ships with vrft
+        logging.getLogger("vrft").debug("vrft train unavailable: %s", err)
+    else:
+        add_train_parser(sub)
 
     p = sub.add_parser("viz", help="HTML report of a run: images with GT vs predicted boxes, reasoning, rewards")
     p.add_argument("run_dir")
