@@ -319,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_reward)
 
     _add_eval_parser(sub)
+    from harness.demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
     # `vrft train` lives in the train plugin (which imports harness, never the reverse); the CLI is the one
     # place that offers it, and only when the plugin is installed.
     try:

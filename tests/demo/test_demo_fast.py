@@ -1,0 +1,37 @@
+"""`vrft demo --fast` end to end: every artefact exists and is well formed (no wall-clock assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+
+@pytest.mark.slow
+def test_demo_fast_artefacts(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    res = subprocess.run([sys.executable, "-m", "harness.cli", "demo", "--fast", "--out", str(out)],
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads((out / "demo_summary.json").read_text())
+    tasks = summary["tasks"]
+    assert set(tasks) == {"fgvc_flowers102", "coco_fewshot", "lisa_grounding"}
+    table = (out / "tables.md").read_text()
+    baseline_row = next(line for line in table.splitlines() if "(baseline)" in line)
+    rft_row = next(line for line in table.splitlines() if line.startswith("| + Visual-RFT"))
+    for name, t in tasks.items():
+        assert (Path(t["baseline_run"]) / "metrics.json").is_file(), name
+        assert (Path(t["visual_rft_run"]) / "metrics.json").is_file(), name
+        assert f"{t['baseline']:.1f}" in baseline_row
+        assert f"{t['visual_rft']:.1f}" in rft_row
+        assert t["delta"] == pytest.approx(t["visual_rft"] - t["baseline"])
+        assert len(t["reward_curve"]) > 0
+        assert (Path(t["grpo_model"]) / "config.json").is_file()
+    with Image.open(out / "reward_curves.png") as img:
+        assert img.format == "PNG" and img.size[0] > 100 and img.size[1] > 100
+    assert sorted(summary["improved"]) == sorted(n for n, t in tasks.items() if t["delta"] > 0)
+    assert "where everything is" in res.stdout
