@@ -1,10 +1,11 @@
 """A tiny Qwen2-VL built fully offline, for tests, benchmarks of the plumbing and the demo.
 
 There is no model hub on CI machines, so every test that needs "a Qwen2-VL" builds one here: a
-byte-level BPE tokenizer trained on the Visual-RFT prompt vocabulary, the real Qwen2-VL chat template
-(default system turn, image placeholder, generation prompt), the real processor classes, and a random
-~0.5 M-parameter model with the real architecture. It loads with transformers *and* vLLM (CPU build),
-so tests exercise the same code paths as a 2B checkpoint does, only with meaningless outputs.
+byte-level BPE tokenizer trained on the Visual-RFT prompt vocabulary (plus one token per integer
+0..1000, the answers' coordinate range), the real Qwen2-VL chat template (default system turn, image
+placeholder, generation prompt), the real processor classes, and a random ~0.9 M-parameter model with
+the real architecture. It loads with transformers *and* vLLM (CPU build), so tests exercise the
+same code paths as a 2B checkpoint does, only with meaningless outputs.
 
 Measured constraints (ENVIRONMENT.md): vLLM CPU rejects attention head_dim 16, hence hidden 128 with
 2 heads (head_dim 64, mrope sections 8+12+12 = 32 = head_dim/2); transformers 5.19's processor needs
@@ -35,7 +36,8 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 TINY_MIN_PIXELS = 4 * 28 * 28
 TINY_MAX_PIXELS = 64 * 28 * 28
-VOCAB_SIZE = 1024
+VOCAB_SIZE = 1024  # BPE merges; the number tokens come on top (see build_tokenizer)
+NUMBER_TOKENS = 1001  # '0' ... '1000', the coordinate range of the paper's answers
 
 # The official Qwen2-VL-Instruct template (add_vision_id support dropped): a system turn is inserted
 # when the first message is not one, an image item renders as vision_start/image_pad/vision_end and
@@ -141,6 +143,10 @@ def build_tokenizer(extra_texts: Sequence[str] = ()) -> object:
         show_progress=False,
     )
     tok.train_from_iterator(list(_corpus(extra_texts)), trainer=trainer)
+    # Every integer 0..1000 is one token (matched before the pre-tokenizer, longest first): a 2-layer model
+    # cannot count digits reliably, so with digit-by-digit coordinates its greedy answers lose their
+    # structure ("(125,5110),(55)"); with whole-number tokens a box is nine tokens of fixed shape.
+    tok.add_tokens([str(n) for n in range(NUMBER_TOKENS)])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",  # noqa: S106 (a token, not a password)

@@ -70,6 +70,10 @@ def test_tokenizer_covers_the_prompt_vocabulary(tiny_model: Path) -> None:
         assert len(ids) <= 3, (text, ids)  # words learnt whole; the regex pre-split keeps '<' '>' apart
     box = "(x1,y1),(x2,y2)"
     assert tok.decode(tok.encode(box, add_special_tokens=False)) == box
+    # every coordinate the paper's answers use is one token, so a box has a fixed token shape
+    assert all(len(tok.encode(str(n), add_special_tokens=False)) == 1 for n in range(1001))
+    answer = "<answer>[{'Position': [0, 17, 999, 1000], 'Confidence': 0.93}]</answer> (12,345),(1000,7) 10007"
+    assert tok.decode(tok.encode(answer, add_special_tokens=False)) == answer
     odd = "zebra ümlaut 漢字 🙂"
     assert tok.decode(tok.encode(odd, add_special_tokens=False)) == odd  # byte-level: nothing unknown
     extra = build_tiny_qwen2vl(tiny_model.parent / "extra", extra_texts=["xylophonequartz " * 50])
