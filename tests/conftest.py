@@ -1,4 +1,9 @@
-"""Shared test configuration: offline hub settings and the shared/ folder beside the repo."""
+"""Shared test configuration: offline hub settings and the golden vectors of the official reward code.
+
+The golden vectors are committed under tests/golden/ (a copy of the workplace's ``../shared/golden/``, which
+a fresh clone elsewhere does not have). Where the shared folder is present (beside the repo, or at
+``$VRFT_SHARED``), the copy must equal it, so a refreshed original cannot be silently ignored.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,16 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.setdefault(_var, "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-GOLDEN = SHARED / "golden" / "official_reward_vectors.json"
+SHARED = Path(os.environ.get("VRFT_SHARED", REPO.parent / "shared"))
+GOLDEN = REPO / "tests" / "golden" / "official_reward_vectors.json"
+GOLDEN_ORIGINAL = SHARED / "golden" / "official_reward_vectors.json"
 
 
 @pytest.fixture(scope="session")
 def golden_vectors() -> list[dict]:
     import json
 
-    if not GOLDEN.is_file():
-        pytest.fail(f"golden vectors not found at {GOLDEN}: CI and developers have ../shared beside the repo")
-    return json.loads(GOLDEN.read_text())
+    vectors: list[dict] = json.loads(GOLDEN.read_text())
+    if GOLDEN_ORIGINAL.is_file() and json.loads(GOLDEN_ORIGINAL.read_text()) != vectors:
+        pytest.fail(f"{GOLDEN} differs from {GOLDEN_ORIGINAL}: copy the original again")
+    return vectors
