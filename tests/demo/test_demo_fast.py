@@ -42,4 +42,4 @@ def test_demo_fast_artefacts(tmp_path: Path) -> None:
     with Image.open(out / "reward_curves.png") as img:
         assert img.format == "PNG" and img.size[0] > 100 and img.size[1] > 100
     assert sorted(summary["improved"]) == sorted(n for n, t in tasks.items() if round(t["delta"], 1) > 0)
-    assert "where everything is" in res.stdout
+    assert "where everything is" in res.stdout and "--fast checks the plumbing" in res.stdout
