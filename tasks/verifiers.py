@@ -34,7 +34,8 @@ _REGISTRY: dict[tuple[Kind, Profile], type] = {
 }
 
 # Documented output ranges per (kind, profile, component); the property tests hold every verifier
-# to them. Official grounding accuracy is only bounded for well-ordered boxes (D15): finite.
+# to them. Official grounding accuracy is only bounded for well-ordered boxes (D15): about −1e3 to
+# 1e6 on 0–1000 corners, any finite value beyond (see OfficialGrounding).
 RANGES: dict[tuple[Kind, Profile], dict[str, tuple[float, float]]] = {
     (Kind.DETECTION, Profile.OFFICIAL): {"accuracy_iou": (0, 1), "accuracy_confidence": (0, 1), "format": (0, 1)},
     (Kind.DETECTION, Profile.STRICT): {"accuracy_iou": (0, 1), "accuracy_confidence": (0, 1), "format": (0, 1)},

@@ -108,10 +108,12 @@ class OfficialEvalMatch:
 
 
 def official_eval_match(response: str, class_name: str) -> OfficialEvalMatch:
+    """The answer text is taken as it is, *not* stripped (unlike the training reward): only spaces and
+    underscores are deleted, so ``<answer>pea\t</answer>`` or ``<answer>\xa0lily</answer>`` is wrong."""
     match = official_first_answer(response)
     if match is None:
         return OfficialEvalMatch(False, True)
-    return OfficialEvalMatch(official_substring_match(match.strip(), class_name), False)
+    return OfficialEvalMatch(official_substring_match(match, class_name), False)
 
 
 @dataclass(frozen=True)

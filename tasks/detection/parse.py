@@ -218,8 +218,6 @@ def validate_item(item: Any) -> PredBox | str:
     return PredBox(x1, y1, x2, y2, min(max(conf, 0.0), 1.0))
 
 
-
-
 def _fast_path(text: str) -> DetectionParse | None:
     """The canonical answer (``[item, item, ...]``, only commas and whitespace between items) in one
     C-level ``re.split`` pass; None sends anything else to the general reader.

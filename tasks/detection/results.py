@@ -16,6 +16,7 @@ from typing import Any
 
 from tasks.answer import extract_answer, official_first_answer
 from tasks.detection.parse import official_extract_bbox, parse_strict
+from tasks.geometry import official_trans_bbox
 
 
 @dataclass(frozen=True)
@@ -41,19 +42,29 @@ def official_eval_results(
         boxes = official_extract_bbox("<answer>" + inner + "</answer>")
         if boxes is None or isinstance(boxes[0], str):
             return EvalConversion([], 0)
-        seen: list[Any] = []
-        unique = []
-        for box in boxes:
-            if box["Position"] not in seen:
-                seen.append(box["Position"])
-                unique.append(box)
-        for box in unique:
-            x1, y1, x2, y2 = box["Position"]
-            bbox = [x1 / 1000 * width, y1 / 1000 * height, (x2 - x1) / 1000 * width, (y2 - y1) / 1000 * height]
+        for box in official_remove_duplicates(boxes):
+            bbox = official_trans_bbox(box["Position"], width, height)
             results.append({"image_id": image_id, "category_id": category_id, "bbox": bbox, "score": box["Confidence"]})
     except Exception:
         return EvalConversion(results, 1)
     return EvalConversion(results, 0)
+
+
+def official_remove_duplicates(boxes: Any) -> list[Any]:
+    """The official ``remove_duplicates``: first occurrence of each ``tuple(box['Position'])``.
+
+    The official loop deduplicates the whole list before it converts any box, so one unhashable or
+    missing Position (a dict or list inside it, an int instead of a list) raises for the whole
+    answer: one error, and the answer contributes no box at all (not even the boxes before it).
+    """
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for box in boxes:
+        key = tuple(box["Position"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(box)
+    return unique
 
 
 def strict_eval_results(response: str, image_id: int, category_id: int, width: float, height: float) -> EvalConversion:

@@ -198,7 +198,12 @@ class DetectionTask:
                 target = DetectionTarget.from_pixels(self.data.gt_boxes(image_id, cat_id), ref.width, ref.height)
             s = verifier.score(text, target)
             samples.append(score_record(req.request_id, s.components, s.parse, n_results=len(conv.results)))
-        metrics = self._metrics(results, profile)
+        from tasks.metrics.coco import OfficialEvaluatorError
+
+        try:
+            metrics = self._metrics(results, profile)
+        except OfficialEvaluatorError as err:
+            raise OfficialEvaluatorError(f"{self.name}: {err}{_suspects(results, generations)}") from err
         metrics.update(
             protocol=self.protocol,
             n_requests=len(stage1_ids) + len(detection),
@@ -215,13 +220,14 @@ class DetectionTask:
 
         names = {cid: name for name, cid in self.category_ids.items()}
         ids = [self.category_ids[n] for n in self.spec.categories]
+        official = profile is Profile.OFFICIAL
         out: dict[str, Any] = {}
         if self.spec.dataset == "coco":
-            m = coco_bbox_eval(self.data.gt, results, ids, image_ids=self.image_ids)
+            m = coco_bbox_eval(self.data.gt, results, ids, image_ids=self.image_ids, official=official)
             per_class = {cid: m.per_class[cid].ap for cid in ids}
             out["mAP"], out["AP50"] = m.map, m.map50
         else:
-            lm = lvis_bbox_eval(self.data.gt, results, ids)
+            lm = lvis_bbox_eval(self.data.gt, results, ids, official=official)
             m = lm
             standard = {cid: lm.per_class[cid].ap for cid in ids}
             area_mean = {cid: lm.per_class[cid].ap_official_area_mean for cid in ids}
@@ -239,10 +245,44 @@ class DetectionTask:
                 per_class,
                 [self.category_ids[n] for n in self.spec.novel],
                 [self.category_ids[n] for n in self.spec.base],
+                official=official,
             )
             out.update(summary)
-        out["warnings"] = list(m.warnings)
+        out["warnings"] = [_name_categories(w, names) for w in m.warnings]
         return out
+
+
+def _name_categories(warning: str, names: Mapping[int, str]) -> str:
+    """Category ids in a metric warning -> ``id (name)``, so the user sees which classes."""
+    head, sep, rest = warning.partition(": ")
+    if not sep or not head.startswith("categor"):
+        return warning
+    word, _, ids = head.partition(" ")
+    shown = ", ".join(f"{i} ({names.get(int(i), '?')})" for i in ids.split(", ") if i.strip().isdigit())
+    return f"{word} {shown}: {rest}" if shown else warning
+
+
+def _suspects(results: Sequence[Mapping[str, Any]], generations: Mapping[str, str]) -> str:
+    """The requests whose Confidence is not a number (what makes the official evaluator raise)."""
+
+    def offenders(test: Any) -> dict[str, Any]:
+        bad: dict[str, Any] = {}
+        for r in results:
+            if test(r["score"]):
+                bad.setdefault(f"{r['image_id']}:{r['category_id']}", r["score"])
+        return bad
+
+    # a string/null/list score makes the evaluator raise; failing that, a class whose scores are all
+    # booleans does (numpy refuses to negate a boolean array in accumulate)
+    bad = offenders(lambda v: not isinstance(v, int | float)) or offenders(lambda v: isinstance(v, bool))
+    if not bad:
+        return ""
+    shown = "; ".join(
+        f"request {rid} (Confidence {score!r}; generation {generations.get(rid, '')[:120]!r})"
+        for rid, score in list(bad.items())[:5]
+    )
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return f". Requests with a non-numeric Confidence: {shown}{more}"
 
 
 def says_yes(answer: str) -> bool:

@@ -1,8 +1,9 @@
 """Grounding (LISA ReasonSeg) verifiers: ``accuracy`` and ``format``.
 
 `OfficialGrounding` reproduces ``grpo_lisa.py`` (PROTOCOL §5.7): math_verify short-circuit, 2.0 on
-an exact string match, otherwise GIoU + 1 in [0, 2] on a "box" built from the first two corner points
-of all ``(x,y),(x,y)`` matches in the answer (or the whole completion): defect D15.
+an exact string match, otherwise GIoU + 1 on a "box" built from the first two corner points of all
+``(x,y),(x,y)`` matches in the answer (or the whole completion): defect D15. GIoU + 1 is in [0, 2]
+only for well-ordered boxes; see `OfficialGrounding` for the true range.
 `StrictGrounding`: accuracy = IoU in [0, 1] of the first box in the answer block, corners sorted,
 coordinates clipped to [0, 1000]; ``(x1,y1),(x2,y2)`` and ``[x1, y1, x2, y2]`` are both read.
 """
@@ -109,9 +110,11 @@ def official_giou(pred: list[tuple[float, float]], gt: list[tuple[float, float]]
 
 @dataclass(frozen=True)
 class OfficialGrounding:
-    """The official LISA reward. Its accuracy is GIoU + 1, in [0, 2] for well-ordered boxes, but
-    the signed-area GIoU leaves that range for inverted boxes (D15): the value is only guaranteed
-    finite (the integer corners are bounded, so is the value)."""
+    """The official LISA reward. Its accuracy is GIoU + 1, in [0, 2] for well-ordered boxes; the
+    signed-area GIoU leaves that range for inverted boxes (D15). On 0–1000 corners it spans about
+    −1,000 (``(0,1000),(1000,0)`` against a 1×1 GT: −999.999) to 1,000,001 (``(1000,1000),(0,0)``
+    against the same GT); the eval regex reads any integer, so larger corners reach any size
+    (``(1000000,1000000),(0,0)``: about 1e12). Only finiteness is guaranteed (NaN/inf become 0)."""
 
     math_verify: bool | None = None
 

@@ -1,8 +1,9 @@
 """LISA ReasonSeg reasoning grounding (paper Table 5): one request per item (first instruction).
 
 ``request_id = "<split>/<name>"`` over the val and test splits. Box mIoU per split:
-* official: the first ``(int,int),(int,int)`` anywhere in the untrimmed decode (prompt text included,
-  D22), divided by 1000, against ``shapes[0]``'s box / (w, h, w, h), IoU = I/(U + 1e-6) (§6.5);
+* official: the first ``(int,int),(int,int)`` (whitespace allowed around every number) anywhere in
+  the untrimmed decode (prompt text included, D22), divided by 1000, against ``shapes[0]``'s box
+  / (w, h, w, h), IoU = I/(U + 1e-6) (§6.5);
 * strict: the first box of the answer block (corners sorted, clipped) against the box of all target
   polygons (every shape not labelled ``ignore``/``flag``; ``shapes[0]`` if none), exact IoU.
 A missing or unreadable answer scores 0 in both. gIoU / cIoU need masks (`tasks.metrics.giou_ciou`).
@@ -10,7 +11,6 @@ A missing or unreadable answer scores 0 in both. gIoU / cIoU need masks (`tasks.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -23,19 +23,32 @@ import numpy as np
 from tasks.answer import extract_answer
 from tasks.base import Request, TaskScore, check_ids, score_record
 from tasks.data.lisa import LISA_SPLITS, load_lisa
+from tasks.geometry import official_lisa_norm1000
 from tasks.grounding.rewards import GroundingTarget, parse_box_strict
 from tasks.metrics import box_iou, box_iou_official
 from tasks.prompts import grounding_prompt
 from tasks.spec import GroundingSample, Kind, Profile
 from tasks.verifiers import get_verifier
 
-_OFFICIAL_EVAL_BOX = re.compile(r"\((\d+),(\d+)\),\((\d+),(\d+)\)")
+# Qwen2_VL_lisa_infere.py: whitespace allowed around every number and between the two tuples (so a
+# box split over two lines matches); the first match of re.findall = the first re.search match.
+_OFFICIAL_EVAL_BOX = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*,\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+
+
+def official_eval_box(decoded: str) -> tuple[float, float, float, float] | None:
+    """The official eval's box: the first match in the decoded text, each integer divided by 1000."""
+    m = _OFFICIAL_EVAL_BOX.search(decoded)
+    if m is None:
+        return None
+    x1, y1, x2, y2 = (int(v) / 1000 for v in m.groups())
+    return x1, y1, x2, y2
 
 
 def official_solution(sample: GroundingSample) -> str:
-    """``<answer> (X1,Y1),(X2,Y2) </answer>`` with truncated 0–1000 integers (gen_sft.py, §2.5)."""
+    """``<answer> (X1,Y1),(X2,Y2) </answer>`` with 0–1000 integers as ``gen_sft.py`` computes them,
+    ``int(v / w * 1000)`` (§2.5). Training targets of both profiles use this string."""
     w, h = sample.image.width, sample.image.height
-    x1, y1, x2, y2 = (math.floor(1000 * v / d) for v, d in zip(sample.gt_xyxy, (w, h, w, h), strict=True))
+    x1, y1, x2, y2 = (official_lisa_norm1000(v, d) for v, d in zip(sample.gt_xyxy, (w, h, w, h), strict=True))
     return f"<answer> ({x1},{y1}),({x2},{y2}) </answer>"
 
 
@@ -128,10 +141,9 @@ class GroundingTask:
         w, h = s.image.width, s.image.height
         if profile is Profile.OFFICIAL:
             decoded = "\n".join(x for x in (req.system, req.text, text) if x)  # the untrimmed decode
-            m = _OFFICIAL_EVAL_BOX.search(decoded)
-            if m is None:
+            pred = official_eval_box(decoded)
+            if pred is None:
                 return 0.0, "no_box"
-            pred = tuple(int(v) / 1000 for v in m.groups())
             x1, y1, x2, y2 = (float(v) for v in s.gt_xyxy)
             return box_iou_official(pred, (x1 / w, y1 / h, x2 / w, y2 / h)), None
         span = extract_answer(text)

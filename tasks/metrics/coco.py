@@ -8,8 +8,15 @@ Here the same numbers come out of one function that
 * reads per-class AP exactly as the notebook does (mean of the precision entries > -1 at area "all",
   maxDets 100, ×100; this equals standard COCO AP@[.5:.95]),
 * never prints (pycocotools prints progress on stdout), never mutates the caller's dicts,
-* rejects results that would crash deep inside ``COCOeval`` (D25: a string score) with an error that
-  names the offending result, and treats an empty result list as "every AP 0" instead of crashing.
+* strict: rejects results that would crash deep inside ``COCOeval`` (D25: a string score) with an
+  error that names the offending result; official (``official=True``): hands the evaluator exactly
+  what the official code hands it (a ``true``, NaN or infinite score or coordinate included) and
+  fails where it fails, with a message saying so,
+* treats an empty result list as "every AP 0" instead of crashing.
+
+A listed class without ground truth in the evaluated images has an undefined AP (``None``). Strict
+leaves it out of the means (and warns); official reports the mean itself as undefined, because the
+notebook's Σ AP_k / |k| is NaN then (cause C of issue 12), and warns with the class names.
 
 AP is never recomputed here: every number is read from ``COCOeval.eval["precision"]``.
 """
@@ -21,7 +28,7 @@ import io
 import math
 import numbers
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -75,6 +82,34 @@ def mean_defined(values: Sequence[float | None]) -> float | None:
     return float(np.mean(defined)) if defined else None
 
 
+def mean_all(values: Sequence[float | None]) -> float | None:
+    """The official notebooks' mean: Σ v / n over every listed value, NaN (here ``None``) as soon as
+    one of them is undefined."""
+    if not values or any(v is None for v in values):
+        return None
+    return float(np.mean([v for v in values if v is not None]))
+
+
+def class_mean(values: Sequence[float | None], official: bool) -> float | None:
+    """The mean over the listed classes as the profile defines it (see the module docstring)."""
+    return mean_all(values) if official else mean_defined(values)
+
+
+def undefined_warning(names: Sequence[object], official: bool) -> str:
+    """The warning for listed classes whose AP is undefined (no ground truth)."""
+    shown = ("category " if len(names) == 1 else "categories ") + ", ".join(str(n) for n in names)
+    if official:
+        return (
+            f"{shown}: no ground truth in the evaluated images; AP undefined (NaN in the official "
+            "notebook), so the official mean over the listed classes is undefined too"
+        )
+    return f"{shown}: no ground truth in the evaluated images; AP undefined, excluded from the mean"
+
+
+class OfficialEvaluatorError(ValueError):
+    """The evaluator failed on results the official code hands it unchanged (e.g. D25: a string score)."""
+
+
 def precision_mean(precision: np.ndarray) -> float | None:
     """Mean of the precision entries > -1, ×100 (how pycocotools/lvis and the notebooks average)."""
     valid = precision[precision > -1]
@@ -124,6 +159,25 @@ def clean_results(results: Sequence[Mapping[str, Any]], image_ids: set[int]) -> 
     return cleaned
 
 
+def official_results(results: Sequence[Mapping[str, Any]], image_ids: set[int]) -> list[dict[str, Any]]:
+    """Copies of the result dicts exactly as the official code builds them: no validation of
+    ``score`` or ``bbox`` (a string score makes the evaluator raise, as in the official run). Only an
+    ``image_id`` outside the GT is refused, because ``loadRes`` would fail an anonymous assert."""
+    out: list[dict[str, Any]] = []
+    for i, res in enumerate(results):
+        if res.get("image_id") not in image_ids:
+            raise ValueError(f"result {i}: field 'image_id' {res.get('image_id')!r} is not an image of the GT")
+        out.append(
+            {
+                "image_id": res["image_id"],
+                "category_id": res["category_id"],
+                "bbox": list(res["bbox"]),
+                "score": res["score"],
+            }
+        )
+    return out
+
+
 def check_ids(gt: Mapping[str, Any], category_ids: Sequence[int], image_ids: Sequence[int] | None) -> None:
     """Reject empty, duplicate or unknown category/image ids (errors name the id and the fix)."""
     if len(category_ids) == 0:
@@ -170,21 +224,25 @@ def coco_bbox_eval(
     results: Sequence[Mapping[str, Any]],
     category_ids: Sequence[int],
     image_ids: Sequence[int] | None = None,
+    *,
+    official: bool = False,
 ) -> DetectionMetrics:
     """Run pycocotools ``COCOeval`` (bbox, default IoU/recall grids) on ``category_ids``.
 
     ``gt`` is a COCO annotation dict as loaded from json (not modified); ``results`` a list of
     ``{image_id, category_id, bbox: [x, y, w, h] px, score}``; ``image_ids`` defaults to all GT
     images. Detections of other categories are dropped (the evaluator would ignore them anyway).
+    ``official``: results unvalidated and the official mean (see the module docstring).
     """
     check_ids(gt, category_ids, image_ids)
     gt_copy = _gt_copy(gt)
     all_imgs = {im["id"] for im in gt_copy["images"]}
     eval_imgs = set(image_ids) if image_ids is not None else all_imgs
     cats = set(category_ids)
-    cleaned = [r for r in clean_results(results, all_imgs) if r["category_id"] in cats]
+    prepare = official_results if official else clean_results
+    cleaned = [r for r in prepare(results, all_imgs) if r["category_id"] in cats]
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), official_failure(official, "pycocotools COCOeval"):
         coco_gt = COCO()
         coco_gt.dataset = gt_copy
         coco_gt.createIndex()
@@ -209,39 +267,52 @@ def coco_bbox_eval(
     n_det = Counter(r["category_id"] for r in cleaned if r["image_id"] in eval_imgs)
 
     per_class: dict[int, ClassAP] = {}
-    warnings: list[str] = []
     for cid in category_ids:
         p = precision[:, :, cat_index[cid], area_all, m]
-        ap = precision_mean(p)
-        if ap is None:
-            warnings.append(
-                f"category {cid}: no ground truth in the evaluated images; AP undefined, excluded from the mean"
-            )
         per_class[cid] = ClassAP(
-            ap=ap,
+            ap=precision_mean(p),
             ap50=precision_mean(p[t50]),
             ap75=precision_mean(p[t75]),
             n_gt=n_gt[cid],
             n_det=n_det[cid],
         )
+    undefined = [cid for cid, c in per_class.items() if c.ap is None]
     return DetectionMetrics(
         per_class=per_class,
-        map=mean_defined([c.ap for c in per_class.values()]),
-        map50=mean_defined([c.ap50 for c in per_class.values()]),
-        warnings=tuple(warnings),
+        map=class_mean([c.ap for c in per_class.values()], official),
+        map50=class_mean([c.ap50 for c in per_class.values()], official),
+        warnings=(undefined_warning(undefined, official),) if undefined else (),
     )
+
+
+@contextlib.contextmanager
+def official_failure(official: bool, evaluator: str) -> Iterator[None]:
+    """In the official profile, an exception inside the evaluator is the official run's crash:
+    re-raise it as `OfficialEvaluatorError` that says so (the task adds the request ids)."""
+    try:
+        yield
+    except Exception as err:
+        if not official:
+            raise
+        raise OfficialEvaluatorError(
+            f"{evaluator} fails on these results, as it does in the official code, which hands it every "
+            f"score and box unchecked (README D25): {type(err).__name__}: {err}"
+        ) from err
 
 
 def coco_ov_summary(
     per_class: Mapping[int, ClassAP | float | None],
     novel_ids: Sequence[int],
     base_ids: Sequence[int],
+    *,
+    official: bool = False,
 ) -> dict[str, float | None]:
     """OV-COCO summary (PROTOCOL §6.3): mAPn over novel, mAPb over base, and
     mAPall = (n_novel·mAPn + n_base·mAPb)/(n_novel + n_base), i.e. the mean over all classes.
 
-    Classes with undefined AP (``None``) are left out of the means and of the counts, so mAPall
-    stays the mean over the defined classes.
+    Strict: classes with undefined AP (``None``) are left out of the means and of the counts, so
+    mAPall stays the mean over the defined classes. Official: one undefined class makes its group's
+    mean and mAPall undefined (NaN in the official notebook).
     """
     overlap = set(novel_ids) & set(base_ids)
     if overlap:
@@ -254,6 +325,12 @@ def coco_ov_summary(
         v = per_class[cid]
         return v.ap if isinstance(v, ClassAP) else v
 
+    if official:
+        map_n, map_b = mean_all([ap_of(c) for c in novel_ids]), mean_all([ap_of(c) for c in base_ids])
+        n, b = len(novel_ids), len(base_ids)
+        if map_n is None or map_b is None:
+            return {"mAPn": map_n, "mAPb": map_b, "mAPall": None}
+        return {"mAPn": map_n, "mAPb": map_b, "mAPall": (n * map_n + b * map_b) / (n + b)}
     novel = [a for a in map(ap_of, novel_ids) if a is not None]
     base = [a for a in map(ap_of, base_ids) if a is not None]
     map_n, map_b = mean_defined(novel), mean_defined(base)

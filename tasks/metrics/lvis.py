@@ -35,9 +35,12 @@ from tasks.metrics.coco import (
     ClassAP,
     DetectionMetrics,
     check_ids,
+    class_mean,
     clean_results,
-    mean_defined,
+    official_failure,
+    official_results,
     precision_mean,
+    undefined_warning,
 )
 
 LVIS_MAX_DETS = 300  # official: results loaded with max_dets=300 (top 300 per image)
@@ -137,19 +140,23 @@ def lvis_bbox_eval(
     results: Sequence[Mapping[str, Any]],
     category_ids: Sequence[int],
     max_dets: int = LVIS_MAX_DETS,
+    *,
+    official: bool = False,
 ) -> LVISDetectionMetrics:
     """Federated LVIS bbox AP on ``category_ids`` (GT dict unmodified, results as COCO dicts).
 
     Results of other categories are dropped *before* the per-image ``max_dets`` cap (the official
     results only hold the queried categories, so this matches). The evaluated images are the union
     of the categories' pos ∪ neg sets: LVISEval ignores every other image for these categories, so
-    the precision arrays equal a run over all images (tested), only faster.
+    the precision arrays equal a run over all images (tested), only faster. ``official``: results
+    unvalidated and the official mean (see `tasks.metrics.coco`).
     """
     check_ids(gt, category_ids, None)
     _check_lvis_gt(gt)
     cats = set(category_ids)
     all_imgs = {im["id"] for im in gt["images"]}
-    cleaned = [r for r in clean_results(results, all_imgs) if r["category_id"] in cats]
+    prepare = official_results if official else clean_results
+    cleaned = [r for r in prepare(results, all_imgs) if r["category_id"] in cats]
     # LVISEval writes "ignore"/"_ignore" into GT annotations and LVISResults deep-copies the
     # dataset; copying the annotation dicts keeps the caller's GT untouched. Only the evaluated
     # categories' annotations are handed over: LVISEval never reads the others (its GT queries are
@@ -160,7 +167,12 @@ def lvis_bbox_eval(
 
     api = _lvis_api()
     ensure_numpy_float_alias()  # again: someone may have deleted it since the first call
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), _quiet_lvis_logger():
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+        _quiet_lvis_logger(),
+        official_failure(official, "lvis LVISEval"),
+    ):
         warnings.simplefilter("ignore", DeprecationWarning)  # lvis uses the deprecated Logger.warn
         lvis_gt = api.DictLVIS(dataset)
         lvis_dt = api.LVISResults(lvis_gt, cleaned, max_dets=max_dets) if cleaned else api.EmptyLVISResults(lvis_gt)
@@ -181,30 +193,25 @@ def lvis_bbox_eval(
     n_det = Counter(a["category_id"] for a in kept)
 
     per_class: dict[int, LVISClassAP] = {}
-    notes: list[str] = []
     for cid in category_ids:
         if relevant:
             p_all = ev.eval["precision"][:, :, cat_index[cid], :]  # [T, R, A]
         else:
             p_all = -np.ones((len(params.iou_thrs), len(params.rec_thrs), len(params.area_rng)))
         p = p_all[:, :, area_all]
-        ap = precision_mean(p)
-        if ap is None:
-            notes.append(
-                f"category {cid}: no ground truth in its positive images; AP undefined, excluded from the mean"
-            )
         per_class[cid] = LVISClassAP(
-            ap=ap,
+            ap=precision_mean(p),
             ap50=precision_mean(p[t50]),
             ap75=precision_mean(p[t75]),
             ap_official_area_mean=precision_mean(p_all),
             n_gt=n_gt[cid],
             n_det=n_det[cid],
         )
+    undefined = [cid for cid, c in per_class.items() if c.ap is None]
     return LVISDetectionMetrics(
         per_class=per_class,
-        map=mean_defined([c.ap for c in per_class.values()]),
-        map50=mean_defined([c.ap50 for c in per_class.values()]),
-        map_official_area_mean=mean_defined([c.ap_official_area_mean for c in per_class.values()]),
-        warnings=tuple(notes),
+        map=class_mean([c.ap for c in per_class.values()], official),
+        map50=class_mean([c.ap50 for c in per_class.values()], official),
+        map_official_area_mean=class_mean([c.ap_official_area_mean for c in per_class.values()], official),
+        warnings=(undefined_warning(undefined, official),) if undefined else (),
     )
