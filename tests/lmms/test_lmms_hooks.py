@@ -235,7 +235,12 @@ def test_aggregations_equal_vrft_score(
             assert value == reference[metric], (label, metric, value, reference[metric])
         assert ours["missing"] == len(generations) - len(gens)
     headline = hooks.METRICS[name][0]
-    assert 0 < _lmms_metrics(settings, generations)[headline] < 100  # the crafted answers are a real test
+    value = _lmms_metrics(settings, generations)[headline]
+    if value is None:
+        # official: a listed class without GT in these 4 images makes the mean undefined (issue 12, C)
+        assert profile == "official" and any(v is None for k, v in reference.items() if k.startswith("AP/"))
+        value = _lmms_metrics(hooks.Settings(name, str(lmms_data_root), (("limit", "4"),), "strict"), generations)[headline]
+    assert 0 < value < 100  # the crafted answers are a real test
 
 
 def test_aggregation_rejects_mixed_or_conflicting_results(lmms_data_root: Path) -> None:
