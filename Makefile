@@ -13,7 +13,7 @@ RUN := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycac
 help:
 	@echo "make demo   - the paper's experiment in miniature on synthetic data (offline)"
 	@echo "make test   - lint, type-check and the full test suite (real engines on tiny models)"
-	@echo "make bench  - benchmarks that print measured figures"
+	@echo "make bench  - every benchmark in bench/ -> bench/RESULTS.md and the README's figures"
 
 setup: .venv/.synced-$(EXTRA)
 
@@ -32,6 +32,7 @@ lint: setup
 test: lint
 	$(RUN) pytest
 
+# Every benchmark at its documented size -> bench/RESULTS.md (a section per machine) and the README's figures.
+# BENCH_ARGS=--with-demo adds the full demo runs; --only NAME ... some benchmarks; --quick smoke sizes (own file).
 bench: setup
-	$(RUN) python bench/bench_rewards.py
-	$(RUN) python bench/bench_metrics.py
+	$(RUN) python bench/run_all.py $(BENCH_ARGS)

@@ -7,6 +7,10 @@ separately (it is paid once per run, not per request).
 
     .venv/bin/python bench/bench_backends.py                  # tiny offline Qwen2-VL, 64 requests
     .venv/bin/python bench/bench_backends.py --model DIR --n 256 --max-new-tokens 256
+    .venv/bin/python bench/bench_backends.py --quick                  # smoke size: 8 requests, 16 tokens
+
+Documented size (bench/RESULTS.md): the tiny model, 64 requests, 64 new tokens, HF batch 8. Both backends
+run in the same process one after the other, so the ratio is measured side by side.
 
 Outputs are greedy and capped at --max-new-tokens (the random tiny model rarely emits EOS, so nearly
 every request generates exactly that many tokens). Figures on a shared 2-core CPU are noisy.
@@ -15,12 +19,13 @@ every request generates exactly that many tokens). Figures on a shared 2-core CP
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import tempfile
 import time
 from pathlib import Path
+
+from _result import add_json_arg, emit, table
 
 for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.setdefault(_var, "1")
@@ -72,12 +77,15 @@ def timed(backend: object, reqs: list) -> tuple[float, list]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, help="Qwen2-VL directory (default: build the tiny one)")
-    ap.add_argument("--n", type=int, default=64)
-    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--n", type=int, help="requests (default 64; --quick 8)")
+    ap.add_argument("--max-new-tokens", type=int, help="default 64 (--quick 16)")
     ap.add_argument("--hf-batch-size", type=int, default=8, help="also time HF batched (0 = skip)")
     ap.add_argument("--max-pixels", type=int, default=None, help="default: the tiny processor's 64*28*28")
-    ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--quick", action="store_true", help="smoke size: 8 requests, 16 new tokens")
+    add_json_arg(ap)
     args = ap.parse_args()
+    args.n = args.n or (8 if args.quick else 64)
+    args.max_new_tokens = args.max_new_tokens or (16 if args.quick else 64)
 
     from harness.backends import GenerationParams, make_backend
     from harness.tiny import TINY_MAX_PIXELS, build_tiny_qwen2vl
@@ -122,8 +130,15 @@ def main() -> None:
     fig["errors"] = sum(not g.ok for g in hf_gens + vl_gens)
     for k, v in fig.items():
         print(f"{k:34s} {v}")
-    if args.json:
-        args.json.write_text(json.dumps(fig, indent=1) + "\n")
+    size_keys = ("model", "n", "max_new_tokens", "cpu_count")
+    emit(
+        "backends",
+        {k: fig[k] for k in size_keys} | {"hf_batch_size": args.hf_batch_size, "max_pixels": params.max_pixels},
+        {k: v for k, v in fig.items() if k not in size_keys},
+        [table("HF one at a time vs vLLM batched, same process", ["figure", "value"],
+               [[k, v] for k, v in fig.items() if k not in size_keys])],
+        args.json,
+    )
 
 
 if __name__ == "__main__":  # vLLM spawns worker processes: this guard is required

@@ -3,6 +3,9 @@
     .venv/bin/python bench/bench_eval.py overhead [--n 128]     # real vLLM engine on the tiny model
     .venv/bin/python bench/bench_eval.py memory [--sizes 1000 10000]
 
+Documented sizes (bench/RESULTS.md): the defaults above; ``--quick`` (a smoke run): 16 requests, sizes 100 1000.
+Both take ``--json PATH``.
+
 overhead: the tiny Qwen2-VL (built offline), the synthetic coco_fewshot task (direct protocol, >= 64
 requests), `run_eval` with the vLLM backend. Prints the engine start-up, requests/s, and the harness's
 own share of the generation wall time (everything outside `backend.generate`: building requests,
@@ -26,6 +29,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from _result import add_json_arg, emit, table
 
 from harness.backends.base import ChatRequest, Generation, GenerationParams, load_request_image
 
@@ -53,7 +58,8 @@ class ImageLoadingEcho:
 
 
 def memory_child(n: int) -> None:
-    from harness.runner import EvalConfig, run_eval
+    from harness.config import EvalConfig
+    from harness.runner import run_eval
     from harness.score_cmd import score_run
     from tasks.synthetic import SyntheticSizes, write_synthetic
 
@@ -79,7 +85,7 @@ def memory_child(n: int) -> None:
         )
 
 
-def memory(sizes: Sequence[int]) -> None:
+def memory(sizes: Sequence[int], json_path: Path | None = None) -> None:
     rows = []
     for n in sizes:
         res = subprocess.run(
@@ -89,16 +95,26 @@ def memory(sizes: Sequence[int]) -> None:
     print(f"{'samples':>8} {'peak RSS (MB)':>14} {'seconds':>8}")
     for r in rows:
         print(f"{r['n']:>8} {r['peak_rss_mb']:>14.1f} {r['seconds']:>8.1f}")
+    ratio = rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]
     if len(rows) >= 2:
-        print(
-            f"ratio {rows[-1]['n']}/{rows[0]['n']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}x "
-            "(goal <= 1.3x)"
-        )
+        print(f"ratio {rows[-1]['n']}/{rows[0]['n']}: {ratio:.2f}x (goal <= 1.3x)")
+    emit(
+        "eval-memory",
+        {"sizes": list(sizes)},
+        {
+            "rows": [{k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()} for r in rows],
+            "ratio_last_first": round(ratio, 2),
+        },
+        [table("peak RSS of run_eval + score_run, one fresh process per size", ["samples", "peak RSS (MB)", "seconds"],
+               [[f"{r['n']:,}", f"{r['peak_rss_mb']:.1f}", f"{r['seconds']:.1f}"] for r in rows])],
+        json_path,
+    )
 
 
-def overhead(n: int) -> None:
+def overhead(n: int, json_path: Path | None = None) -> None:
     from harness.backends.vllm_backend import VLLMBackend
-    from harness.runner import EvalConfig, run_eval
+    from harness.config import EvalConfig
+    from harness.runner import run_eval
     from harness.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS, build_tiny_qwen2vl
     from tasks.synthetic import SyntheticSizes, write_synthetic
 
@@ -135,6 +151,22 @@ def overhead(n: int) -> None:
         f"{100 * timing['harness_overhead_share']:.2f} % (goal < 5 %)"
     )
     print(f"run_eval wall incl. task loading and manifest: {wall:.2f} s")
+    figures = {
+        "engine_startup_s": round(startup, 1),
+        "requests": timing["requests"],
+        "generation_wall_s": round(timing["generation_wall_s"], 2),
+        "req_per_s": round(timing["requests"] / timing["generation_wall_s"], 1),
+        "backend_s": round(timing["backend_s"], 2),
+        "harness_overhead_pct": round(100 * timing["harness_overhead_share"], 2),
+        "run_eval_wall_s": round(wall, 2),
+    }
+    emit(
+        "eval-overhead",
+        {"n": n, "requests": timing["requests"], "max_new_tokens": 64, "batch_size": 64},
+        figures,
+        [table("vrft eval on vLLM, tiny model", ["figure", "value"], [[k, v] for k, v in figures.items()])],
+        json_path,
+    )
 
 
 def main() -> None:
@@ -144,14 +176,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
     o = sub.add_parser("overhead")
-    o.add_argument("--n", type=int, default=128)
+    o.add_argument("--n", type=int, help="requests (default 128; --quick 16)")
     m = sub.add_parser("memory")
-    m.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    m.add_argument("--sizes", type=int, nargs="+", help="samples per process (default 1000 10000; --quick 100 1000)")
+    for sp in (o, m):
+        sp.add_argument("--quick", action="store_true", help="smoke size")
+        add_json_arg(sp)
     args = parser.parse_args()
     if args.what == "overhead":
-        overhead(args.n)
+        overhead(args.n or (16 if args.quick else 128), args.json)
     else:
-        memory(args.sizes)
+        memory(args.sizes or ([100, 1000] if args.quick else [1000, 10000]), args.json)
 
 
 if __name__ == "__main__":

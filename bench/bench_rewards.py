@@ -1,6 +1,9 @@
 """Verifier throughput: completions/s per task kind and profile, on one core.
 
-    .venv/bin/python bench/bench_rewards.py [--n 10000] [--seed 0]
+    .venv/bin/python bench/bench_rewards.py [--n 10000] [--seed 0] [--quick] [--json PATH]
+
+Documented size (bench/RESULTS.md): 10,000 completions per kind, 1,000 for the slow math_verify path;
+``--quick``: 1,000 and 100 (a smoke run, not a figure).
 
 Synthetic completions: 1–5 GT boxes, each predicted with jitter (some missed), plus 0–3 extra
 predictions; classification and grounding completions of the same count. Two layouts:
@@ -16,7 +19,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _result import add_json_arg, emit, table
 
 from tasks.verifiers import get_verifier
 
@@ -83,28 +92,41 @@ def measure(kind: str, profile: str, pairs: list[tuple[str, str]], **opts: objec
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--n", type=int, help="completions per kind (default 10,000; --quick 1,000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--math-verify-n", type=int, default=1_000, help="samples for the slow math_verify path")
+    parser.add_argument("--math-verify-n", type=int, help="samples for the slow math_verify path (default 1,000)")
+    parser.add_argument("--quick", action="store_true", help="smoke size: 1,000 completions, 100 for math_verify")
+    add_json_arg(parser)
     args = parser.parse_args()
+    n = args.n or (1_000 if args.quick else 10_000)
+    mv_n = args.math_verify_n or (100 if args.quick else 1_000)
     rng = random.Random(args.seed)
     data = {
-        "detection": detection_pairs(args.n, rng),
-        "detection (grpo)": detection_pairs(args.n, rng, group=8),
-        "classification": classification_pairs(args.n, rng),
-        "grounding": grounding_pairs(args.n, rng),
+        "detection": detection_pairs(n, rng),
+        "detection (grpo)": detection_pairs(n, rng, group=8),
+        "classification": classification_pairs(n, rng),
+        "grounding": grounding_pairs(n, rng),
     }
+    rows, figures = [], {}
     print(f"{'kind':<17} {'profile':<28} {'per wall s':>12} {'per CPU s':>12}  (n)")
     for name, pairs in data.items():
         kind = name.split()[0]
         for label, profile, opts, subset in (
             ("strict", "strict", {}, pairs),
             ("official (no math_verify)", "official", {"math_verify": False}, pairs),
-            ("official (math_verify)", "official", {"math_verify": None}, pairs[: args.math_verify_n]),
+            ("official (math_verify)", "official", {"math_verify": None}, pairs[:mv_n]),
         ):
             wall, cpu = measure(kind, profile, subset, **opts)
             print(f"{name:<17} {label:<28} {wall:>12,.0f} {cpu:>12,.0f}  ({len(subset)})")
-
+            rows.append([name, label, f"{wall:,.0f}", f"{cpu:,.0f}", f"{len(subset):,}"])
+            figures[f"{name} | {label}"] = {"per_wall_s": round(wall), "per_cpu_s": round(cpu), "n": len(subset)}
+    emit(
+        "rewards",
+        {"n": n, "math_verify_n": mv_n, "seed": args.seed},
+        figures,
+        [table("completions/s (best of 3 passes)", ["kind", "profile", "per wall s", "per CPU s", "n"], rows)],
+        args.json,
+    )
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,9 @@
 """End-to-end detection scoring time (parse + rewards + metric) through the real task code, as ``vrft score``.
 
     .venv/bin/python bench/bench_scoring.py [--seed 0] [--only coco|lvis] [--with-nomv] [--root DIR]
+        [--quick] [--json PATH]
+
+Documented size (bench/RESULTS.md): the sizes below; ``--quick``: 300 COCO and 1,000 LVIS images (a smoke run).
 
 Writes a synthetic data root (json only: the detection loaders read image sizes from the annotation
 files and never open an image, which this script enforces by making ``PIL.Image.open`` raise):
@@ -22,8 +25,9 @@ Then ``get_task("coco_fewshot" | "lvis_fewshot", root)`` (protocol ``direct``: e
 or a false positive for absent ones; 2 % of the box answers are cut off mid-answer. Timed per profile:
 
 * ``parse s``: the response -> result-entry loop alone (``strict_eval_results`` / ``official_eval_results``);
-* ``score s``: ``task.score(gens, profile)``, of which ``reward s`` (the per-request verifier, which in
-  the official profile runs the math-verify short-circuit when that package is installed) and
+* ``score s``: ``task.score(gens, profile)``, of which ``reward s`` (the per-request verifier reading and
+  scoring each completion; in the official profile it runs the math-verify short-circuit when that package
+  is installed) and
   ``metric s`` (pycocotools / lvis; for LVIS the share spent in ``LVISResults``' deepcopy of the whole
   GT dataset is printed too) are measured inside the same call by thin timing wrappers; ``other s`` is
   the rest (building the requests and their solutions, parsing, per-request records).
@@ -51,10 +55,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tasks.detection.task as det_task
+from _result import add_json_arg, emit, table
+
 from tasks import mathverify
-from tasks.detection.results import official_eval_results, strict_eval_results
-from tasks.registry import COCO_FEWSHOT, LVIS_FEWSHOT, get_task
+from tasks.detection.categories import COCO_FEWSHOT, LVIS_FEWSHOT
+from tasks.detection.metric import official_eval_results, strict_eval_results
+from tasks.registry import get_task
 from tasks.synthetic.categories import COCO_CATEGORIES, LVIS_CATEGORIES
 
 COCO_SIZES = ((640, 480), (480, 640), (640, 427), (427, 640), (640, 360), (500, 375))
@@ -316,19 +322,26 @@ class _Stopwatch:
 
 
 class _TimedVerifier:
-    """The verifier `DetectionTask.score` asks for, with its `score` calls timed."""
+    """The verifier `DetectionTask.score` asks for, with its reward calls (reading the completion and scoring
+    it: ``parse`` + ``score_parsed``, or ``score``) timed; everything else is forwarded."""
+
+    TIMED = ("parse", "score_parsed", "score")
 
     def __init__(self, inner: Any, watch: _Stopwatch) -> None:
-        self.components = inner.components
-        self.parse_target = inner.parse_target
-        self.score = watch.wrap(inner.score)
+        self._inner = inner
+        for name in self.TIMED:
+            if callable(getattr(inner, name, None)):
+                setattr(self, name, watch.wrap(getattr(inner, name)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def timed_score(task: Any, gens: dict[str, str], profile: str) -> tuple[Any, dict[str, float]]:
     """``task.score(gens, profile)`` with the verifier and metric time measured inside the call."""
     reward, metric, gt_copy = _Stopwatch(), _Stopwatch(), _Stopwatch()
-    real_get_verifier = det_task.get_verifier
-    det_task.get_verifier = lambda *a, **k: _TimedVerifier(real_get_verifier(*a, **k), reward)  # type: ignore[assignment]
+    real_verifier = type(task).verifier.__get__(task)
+    task.verifier = lambda *a, **k: _TimedVerifier(real_verifier(*a, **k), reward)
     task._metrics = metric.wrap(type(task)._metrics.__get__(task))
     lvis_results = sys.modules.get("lvis.results")  # imported by tasks.metrics.lvis._lvis_api
     real_deepcopy = lvis_results.deepcopy if lvis_results is not None else None
@@ -339,7 +352,7 @@ def timed_score(task: Any, gens: dict[str, str], profile: str) -> tuple[Any, dic
         result = task.score(gens, profile)
         total = time.perf_counter() - t0
     finally:
-        det_task.get_verifier = real_get_verifier  # type: ignore[assignment]
+        del task.verifier
         del task._metrics
         if lvis_results is not None:
             lvis_results.deepcopy = real_deepcopy
@@ -426,13 +439,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=("coco", "lvis"), help="run one dataset only")
-    ap.add_argument("--coco-images", type=int, default=5000)
-    ap.add_argument("--lvis-images", type=int, default=20000)
+    ap.add_argument("--coco-images", type=int, help="default 5,000 (--quick 300)")
+    ap.add_argument("--lvis-images", type=int, help="default 20,000 (--quick 1,000)")
     ap.add_argument("--coco-background", type=int, default=5, help="mean non-few-shot boxes per COCO image")
     ap.add_argument("--lvis-background", type=int, default=12, help="mean non-few-shot boxes per LVIS image")
     ap.add_argument("--with-nomv", action="store_true", help="add the official profile without math-verify")
     ap.add_argument("--root", type=Path, help="write the synthetic data here (kept) instead of a temp dir")
+    ap.add_argument("--quick", action="store_true", help="smoke size: 300 COCO images, 1,000 LVIS images")
+    add_json_arg(ap)
     args = ap.parse_args()
+    args.coco_images = args.coco_images or (300 if args.quick else 5000)
+    args.lvis_images = args.lvis_images or (1000 if args.quick else 20000)
 
     print(f"math-verify installed (official short-circuit active): {mathverify.available()}")
     # One-time imports, outside the timed rows: pycocotools, lvis (pulls in cv2 and matplotlib) and
@@ -463,7 +480,19 @@ def main() -> None:
         "score s = task.score(gens, profile) end to end = reward s + metric s + other s (measured inside it); "
         "parse s is the standalone parse loop (the same work is also inside other s)."
     )
-    print(f"total wall time {time.perf_counter() - t_all:.1f} s")
+    total = time.perf_counter() - t_all
+    print(f"total wall time {total:.1f} s")
+    keys = ("dataset", "profile", "requests", "parse_s", "reward_s", "metric_s", "other_s", "score_s", "req_per_s")
+    cells = [[r[0], r[1], f"{r[2]:,d}", *(f"{v:.2f}" for v in r[3:8]), f"{r[8]:,.0f}"] for r in rows]
+    emit(
+        "scoring",
+        {k: getattr(args, k) for k in ("coco_images", "lvis_images", "coco_background", "lvis_background", "seed")}
+        | {"only": args.only or "coco+lvis", "with_nomv": args.with_nomv},
+        {"rows": [dict(zip(keys, [*r[:3], *(round(v, 2) for v in r[3:8]), round(r[8])], strict=True)) for r in rows],
+         "total_wall_s": round(total, 1)},
+        [table("task.score end to end, seconds (score s = reward s + metric s + other s)", head, cells)],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

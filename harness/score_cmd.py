@@ -1,22 +1,38 @@
 """`vrft score`: compute a task's metrics from saved generations, with no model.
 
 Writes ``metrics.json`` and ``scores.jsonl`` (per-request reward components and parse status) into the
-output folder, atomically, and prints a summary. Missing generations, unknown request ids and
-conflicting duplicates are reported; missing ones are an error unless ``allow_missing`` (then they
-count as wrong answers, as the official denominators do).
+output folder, atomically, and returns a `ScoreReport` (the metrics, the summary rows, the paths written);
+printing is the CLI's job. Missing generations, unknown request ids and conflicting duplicates are
+reported; missing ones are an error unless ``allow_missing`` (then they count as wrong answers, as the
+official denominators do). A run directory is re-scored in another profile with the tasks that profile
+implies (`harness.config.profile_task_args`), exactly as `vrft eval` would have built them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
-from harness.records import Generations, atomic_write_json, atomic_write_jsonl
-from tasks.base import Task, TaskScore
+from harness.config import profile_task_args
+from harness.manifest import read_manifest
+from harness.records import (
+    RUN_GENERATIONS,
+    Generations,
+    atomic_write_json,
+    atomic_write_jsonl,
+    generation_lines,
+    read_run_generations,
+    write_error,
+)
+from tasks.base import Task
+from tasks.metrics.coco import OfficialEvaluatorError
+from tasks.registry import get_task, resolve_task_args
 
 log = logging.getLogger("vrft.score")
 
@@ -38,17 +54,6 @@ class ScoreError(ValueError):
     pass
 
 
-def score_task(task: Task, generations: Mapping[str, str], profile: str, *, allow_missing: bool = False) -> TaskScore:
-    result = task.score(generations, profile)  # type: ignore[arg-type]
-    if result.missing and not allow_missing:
-        shown = ", ".join(result.missing[:10]) + (" ..." if len(result.missing) > 10 else "")
-        raise ScoreError(
-            f"{task.name}: {len(result.missing)} request(s) have no generation ({shown}); "
-            "generate them (rerun the eval) or pass --allow-missing to count them as wrong"
-        )
-    return result
-
-
 def summary_rows(name: str, metrics: Mapping[str, Any]) -> list[list[Any]]:
     rows = [[name, key, _fmt(metrics[key])] for key in HEADLINE if key in metrics]
     rows += [[name, key, _fmt(v)] for key, v in metrics.items() if key.startswith("AP/")]
@@ -59,10 +64,51 @@ def _fmt(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else "–" if value is None else str(value)
 
 
+@dataclass(frozen=True, eq=False)
+class ScoreReport(Mapping[str, dict[str, Any]]):
+    """The result of scoring: task -> its ``metrics.json`` entry (the report reads as that mapping), the
+    profile, and the two files written."""
+
+    metrics: dict[str, dict[str, Any]]
+    profile: str
+    metrics_path: Path
+    scores_path: Path
+
+    def __getitem__(self, task: str) -> dict[str, Any]:
+        return self.metrics[task]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    def rows(self) -> list[list[Any]]:
+        """(task, metric, value) rows of the headline metrics, per-class APs and generation errors."""
+        rows: list[list[Any]] = []
+        for name, metrics in self.metrics.items():
+            rows += summary_rows(name, metrics)
+            if metrics.get("generation_errors"):
+                rows.append([name, "generation errors", str(metrics["generation_errors"])])
+        return rows
+
+    def table(self) -> str:
+        """The summary rows as a markdown table headed by the profile."""
+        headers = ["task", "metric", f"value ({self.profile})"]
+        return tabulate(self.rows(), headers=headers, tablefmt="github", disable_numparse=True)
+
+
 def run(
-    tasks: Sequence[Task], gens: Generations, profile: str, out: Path, *, allow_missing: bool = False
-) -> dict[str, Any]:
-    """Score every task from a generations file, write metrics.json / scores.jsonl into `out`."""
+    tasks: Sequence[Task],
+    gens: Generations,
+    profile: str,
+    out: Path,
+    *,
+    allow_missing: bool = False,
+    sources: Sequence[Path] = (),
+) -> ScoreReport:
+    """Score every task from a generations file, write metrics.json / scores.jsonl into `out`. `sources`:
+    the files `gens` was read from (errors about a request name its line)."""
     if gens.duplicates:
         raise ScoreError(
             f"{len(gens.duplicates)} request id(s) have conflicting generations: " + "; ".join(gens.duplicates[:5])
@@ -70,7 +116,7 @@ def run(
     if gens.torn_last_line:
         log.warning("the last line of a generations file was incomplete (interrupted run?): ignored")
     texts = {t.name: gens.for_task(t.name) for t in tasks}
-    return score_tasks(tasks, texts, {}, profile, out, allow_missing=allow_missing)
+    return score_tasks(tasks, texts, {}, profile, out, allow_missing=allow_missing, sources=sources)
 
 
 def score_tasks(
@@ -82,15 +128,21 @@ def score_tasks(
     *,
     allow_missing: bool = False,
     suffix: str = "",
-) -> dict[str, Any]:
+    sources: Sequence[Path] = (),
+) -> ScoreReport:
     """Score each task; requests whose generation failed (`errors`) count as wrong answers and are
-    counted; requests with no line at all are an error unless `allow_missing`."""
-    all_metrics: dict[str, Any] = {}
+    counted; requests with no line at all are an error unless `allow_missing`. `sources`: the generations
+    files, so that an error about a request can name its line. ``scores.jsonl`` is written before
+    ``metrics.json`` (and an older ``metrics.json`` removed first): ``metrics.json`` exists only when the
+    scoring stage completed."""
+    all_metrics: dict[str, dict[str, Any]] = {}
     all_samples: list[dict[str, Any]] = []
-    rows: list[list[Any]] = []
     for task in tasks:
         failed = errors.get(task.name, {})
-        result = task.score(texts.get(task.name, {}), profile)  # type: ignore[arg-type]
+        try:
+            result = task.score(texts.get(task.name, {}), profile)  # type: ignore[arg-type]
+        except OfficialEvaluatorError as err:
+            raise OfficialEvaluatorError(f"{err}{_lines_of(err, task.name, sources)}") from err
         absent = [rid for rid in result.missing if rid not in failed]
         if absent and not allow_missing:
             shown = ", ".join(absent[:10]) + (" ..." if len(absent) > 10 else "")
@@ -123,21 +175,34 @@ def score_tasks(
             {"task": task.name, "request_id": rid, "parse": "generation_error", "error": err}
             for rid, err in sorted(failed.items())
         ]
-        rows += summary_rows(task.name, metrics)
-        if failed:
-            rows.append([task.name, "generation errors", str(len(failed))])
     metrics_path, scores_path = out / f"metrics{suffix}.json", out / f"scores{suffix}.jsonl"
-    atomic_write_json(metrics_path, all_metrics)
+    try:
+        metrics_path.unlink(missing_ok=True)  # a kill below must not leave old metrics beside new scores
+    except OSError as err:
+        raise write_error(metrics_path, err) from err
     atomic_write_jsonl(scores_path, all_samples)
-    print(tabulate(rows, headers=["task", "metric", f"value ({profile})"], tablefmt="github", disable_numparse=True))
-    print(f"\nwrote {metrics_path} and {scores_path}")
-    return all_metrics
+    atomic_write_json(metrics_path, all_metrics)  # last: its presence means the stage completed
+    log.info("wrote %s and %s", metrics_path, scores_path)
+    return ScoreReport(all_metrics, str(profile), metrics_path, scores_path)
+
+
+_REQUEST_IN_ERROR = re.compile(r"request (\S+) \(Confidence")
+
+
+def _lines_of(err: Exception, task: str, sources: Sequence[Path]) -> str:
+    """Where the requests an official-evaluator error names were generated: `` (generations: FILE:LINE, ...)``."""
+    named = _REQUEST_IN_ERROR.findall(str(err))
+    found = generation_lines(sources, task, named) if named and sources else {}
+    if not found:
+        return ""
+    return " (generations: " + ", ".join(f"{rid} at {where}" for rid, where in found.items()) + ")"
 
 
 def _pixels_to_norm1000(
     tasks: Sequence[Task], texts: dict[str, dict[str, str]], policy: Mapping[str, int]
 ) -> dict[str, dict[str, str]]:
-    """Convert pixel answers of the resized images to the paper's 0–1000 space (harness.coords)."""
+    """Convert pixel answers of the resized images to the paper's 0–1000 space (harness.coords). An answer
+    whose image size is unknown (an unreadable image: the request failed) is left as it is."""
     from harness.coords import pixels_to_norm1000
 
     out: dict[str, dict[str, str]] = {}
@@ -149,37 +214,70 @@ def _pixels_to_norm1000(
             rid: pixels_to_norm1000(
                 text, requests[rid].image.width, requests[rid].image.height, policy["min_pixels"], policy["max_pixels"]
             )
-            if rid in requests
+            if rid in requests and requests[rid].image.width > 0 and requests[rid].image.height > 0
             else text
             for rid, text in given.items()
         }
     return out
 
 
-def score_run(run_dir: Path, profile: str | None = None, *, allow_missing: bool = False) -> dict[str, Any]:
-    """Re-score a run directory from its files alone (all shards merged)."""
-    import json
+def _suffix(manifest: Mapping[str, Any], profile: str) -> str:
+    """A run's own profile writes metrics.json / scores.jsonl; another profile adds ``.<profile>``."""
+    return "" if profile == manifest.get("profile", "strict") else f".{profile}"
 
-    from harness.runner import read_run_generations
-    from tasks.registry import get_task
 
-    manifest_path = run_dir / "manifest.json"
-    if not manifest_path.is_file():
+def _run_manifest(run_dir: Path) -> dict[str, Any]:
+    manifest = read_manifest(run_dir)
+    if manifest is None:
         raise ScoreError(f"{run_dir} is not a run directory (no manifest.json)")
-    manifest = json.loads(manifest_path.read_text())
     identity = manifest["identity"]
-    tasks = [
-        get_task(t["name"], identity["data_root"], **dict(identity.get("task_args", {}))) for t in manifest["tasks"]
-    ]
+    if not isinstance(identity.get("data_root"), str) or not all(
+        isinstance(t.get("version"), str) for t in manifest["tasks"]
+    ):
+        raise ScoreError(
+            f"{run_dir / 'manifest.json'} lacks the data root or the task versions; restore it from a copy, "
+            "or start again in a new --run-dir"
+        )
+    return manifest
+
+
+def score_run(
+    run_dir: Path, profile: str | None = None, *, allow_missing: bool = False, out: Path | None = None
+) -> ScoreReport:
+    """Re-score a run directory from its files alone (all shards merged), in `profile` (default: the run's
+    own). The tasks are rebuilt with the arguments `profile` implies (official: the official prompts, as
+    ``vrft eval --profile official`` renders them); request ids do not depend on the profile. The image
+    sizes the run recorded stand in for images that are gone. `out`: write the scores there instead of
+    into the run directory (a read-only run)."""
+    manifest = _run_manifest(run_dir)
+    identity = manifest["identity"]
+    profile = profile or manifest.get("profile", "strict")
+    task_args = profile_task_args(profile, identity.get("task_args", {}))
+    root = identity["data_root"]
+    tasks = [get_task(t["name"], root, **resolve_task_args(t["name"], task_args)) for t in manifest["tasks"]]
     for t, entry in zip(tasks, manifest["tasks"], strict=True):
         if t.version != entry["version"]:
             log.warning(
                 "%s: run generated with task version %s, scoring with version %s", t.name, entry["version"], t.version
             )
-    texts, errors = read_run_generations(run_dir)
+    sizes: dict[str, dict[str, tuple[int, int]]] = {}
+    texts, errors = read_run_generations(run_dir, sizes)
+    for t in tasks:  # tasks that read image sizes from the images take the recorded ones where those are gone
+        use_sizes = getattr(t, "use_image_sizes", None)
+        if use_sizes is not None and sizes.get(t.name):
+            use_sizes(sizes[t.name])
     if identity.get("coords", "norm1000") == "pixels":
         texts = _pixels_to_norm1000(tasks, texts, manifest["image_policy"])
-    run_profile = manifest.get("profile", "strict")
-    profile = profile or run_profile
-    suffix = "" if profile == run_profile else f".{profile}"
-    return score_tasks(tasks, texts, errors, profile, run_dir, allow_missing=allow_missing, suffix=suffix)
+    suffix = _suffix(manifest, profile)
+    sources = sorted(run_dir.glob(RUN_GENERATIONS))
+    return score_tasks(
+        tasks, texts, errors, profile, out or run_dir, allow_missing=allow_missing, suffix=suffix, sources=sources
+    )
+
+
+def ensure_scored(run_dir: Path, profile: str) -> ScoreReport | None:
+    """Score `run_dir` in `profile` (missing requests count as wrong) unless it has been scored in that
+    profile already; returns the new report, or None when there was nothing to do."""
+    if (run_dir / f"metrics{_suffix(_run_manifest(run_dir), profile)}.json").is_file():
+        return None
+    return score_run(run_dir, profile, allow_missing=True)

@@ -26,15 +26,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from harness.records import iter_jsonl
-from harness.runner import read_run_generations
+from harness.records import iter_jsonl, read_run_generations
 from harness.score_cmd import summary_rows
 from tasks.answer import extract_answer, extract_think
 from tasks.base import Request, Task
 from tasks.detection.parse import parse_strict
 from tasks.geometry import norm1000_to_xyxy
-from tasks.grounding.rewards import parse_box_strict
-from tasks.registry import get_task
+from tasks.grounding.parse import parse_box_strict
+from tasks.registry import get_task, resolve_task_args
 from tasks.spec import Kind
 
 THUMB = 320
@@ -81,7 +80,7 @@ def render_report(run_dir: Path, out: Path | None = None, task: str | None = Non
     for name in names:
         parts.append(f"<h2>{e(name)}</h2>" + _summary_html(name, metrics.get(name)))
         try:
-            t = get_task(name, identity.get("data_root", "."), **dict(identity.get("task_args", {})))
+            t = get_task(name, identity.get("data_root", "."), **resolve_task_args(name, identity.get("task_args", {})))
             requests = [*t.requests(), *t.followup_requests(texts.get(name, {}))]
         except Exception as err:  # a viewer shows what it can: a task whose data is gone is reported, not fatal
             parts.append(f"<p class='bad'>cannot load the task's requests: {e(repr(err))}</p>")

@@ -1,4 +1,4 @@
-"""The contract every task fills: profiles, samples, scores and parse failures.
+"""The contract every task fills: profiles, task kinds, samples and scores.
 
 Pure data: no I/O, no heavy imports. Everything here is frozen so that a sample or a score can be
 shared between the evaluation harness and the training plugin without copies drifting apart.
@@ -43,18 +43,6 @@ class Kind(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class ParseFailure:
-    """A completion that could not be read, as a value: `reason` is a short stable code
-    (e.g. ``no_answer``, ``bad_json``) used for counting; `detail` is for humans."""
-
-    reason: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.detail}" if self.detail else self.reason
-
-
-@dataclass(frozen=True)
 class Score:
     """The reward components of one completion plus how parsing went.
 
@@ -92,18 +80,6 @@ class ClassificationSample:
     image: ImageRef
     label: int
     class_name: str
-
-
-@dataclass(frozen=True)
-class DetectionQuery:
-    """One (image, category) request of a detection task. `gt_xyxy` is (N,4) float64 pixels."""
-
-    doc_id: str  # f"{image_id}:{category_id}"
-    image: ImageRef
-    image_id: int
-    category_id: int
-    category_name: str
-    gt_xyxy: np.ndarray = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)

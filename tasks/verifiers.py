@@ -1,36 +1,29 @@
-"""One entry point for every verifier: ``get_verifier(kind, profile, **options)``.
+"""Every verifier by task kind: ``get_verifier(kind, profile, **options)``, and their output ranges.
 
-A verifier is a frozen, picklable object with `components` (names, in order), `parse_target(solution)`
-(reads the paper's training-data solution string once) and `score(completion, target) -> Score`.
-The training plugin and the evaluation scorer both get their rewards from here, so there is one
-implementation of every reward.
+A verifier (`tasks.rewards.Verifier`) is a frozen, picklable object with `components`,
+`parse_target(solution)`, `parse(completion)`, `score_parsed(parsed, target)` and `score(completion,
+target)`. Each family owns its verifier classes (``tasks/<family>/rewards.py``, table ``VERIFIERS``);
+a task hands out its own (`Task.verifier`), which the evaluation scorer and the training plugin both
+use, so there is one implementation of every reward. This module is the lookup by kind (for tools
+that have a kind and no task) and the documented ranges the property tests hold every verifier to.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from tasks.classification.rewards import OfficialClassification, StrictClassification
-from tasks.detection.rewards import OfficialDetection, StrictDetection
-from tasks.grounding.rewards import OfficialGrounding, StrictGrounding
-from tasks.spec import Kind, Profile, Score
+from tasks.classification import rewards as classification
+from tasks.detection import rewards as detection
+from tasks.grounding import rewards as grounding
+from tasks.rewards import Verifier, build_verifier
+from tasks.spec import Kind, Profile
 
+__all__ = ["RANGES", "Verifier", "get_verifier"]
 
-class Verifier(Protocol):
-    components: tuple[str, ...]
-
-    def parse_target(self, solution: str) -> Any: ...
-
-    def score(self, completion: str, target: Any) -> Score: ...
-
-
-_REGISTRY: dict[tuple[Kind, Profile], type] = {
-    (Kind.DETECTION, Profile.OFFICIAL): OfficialDetection,
-    (Kind.DETECTION, Profile.STRICT): StrictDetection,
-    (Kind.CLASSIFICATION, Profile.OFFICIAL): OfficialClassification,
-    (Kind.CLASSIFICATION, Profile.STRICT): StrictClassification,
-    (Kind.GROUNDING, Profile.OFFICIAL): OfficialGrounding,
-    (Kind.GROUNDING, Profile.STRICT): StrictGrounding,
+_TABLES = {
+    Kind.DETECTION: detection.VERIFIERS,
+    Kind.CLASSIFICATION: classification.VERIFIERS,
+    Kind.GROUNDING: grounding.VERIFIERS,
 }
 
 # Documented output ranges per (kind, profile, component); the property tests hold every verifier
@@ -53,10 +46,4 @@ def get_verifier(kind: str | Kind, profile: str | Profile = Profile.STRICT, **op
         k = Kind(kind)
     except ValueError:
         raise ValueError(f"unknown task kind {kind!r}: expected one of {[x.value for x in Kind]}") from None
-    p = Profile.parse(profile)
-    cls = _REGISTRY[(k, p)]
-    try:
-        verifier: Verifier = cls(**options)
-    except TypeError as err:
-        raise ValueError(f"{k.value}/{p.value} verifier: bad option(s) {sorted(options)}: {err}") from None
-    return verifier
+    return build_verifier(k.value, _TABLES[k], profile, **options)

@@ -21,6 +21,14 @@ GOLDEN = REPO / "tests" / "golden" / "official_reward_vectors.json"
 GOLDEN_ORIGINAL = SHARED / "golden" / "official_reward_vectors.json"
 
 
+@pytest.fixture(autouse=True)
+def _generation_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and the commands it starts) gets its own generation cache, never ~/.cache/vrft."""
+    path = tmp_path_factory.mktemp("vrft-cache")
+    monkeypatch.setenv("VRFT_CACHE_DIR", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def golden_vectors() -> list[dict]:
     import json

@@ -9,7 +9,11 @@ The third use of vrft: ``vrft train --recipe NAME`` fine-tunes a checkpoint with
 * `rewards` - the adapter from `tasks.verifiers` to TRL's reward-function signature (the only reward code);
 * `grpo`, `sft` - trainer construction and runs; `checkpoint` - eval-ready checkpoints and the manifest;
 * `cli` - ``vrft train`` (`add_parser`) and ``python -m train_plugin.cli`` for multi-process launches;
+* `demo/` - ``vrft demo``, the paper's loop in miniature (it uses evaluation and training together, so it
+  lives on this floor);
 * ``accelerate/`` - DDP, DeepSpeed ZeRO-2 and ZeRO-3 launch configs.
 
-Imports `tasks` and `harness`; neither imports this package.
+Imports `tasks` and `harness` (images, provenance, records, the eval runner); neither imports this package.
+``vrft train`` and ``vrft demo`` reach the `vrft` command through the ``vrft.commands`` entry-point group
+(pyproject.toml), which `harness.cli` loads without importing this package by name.
 """

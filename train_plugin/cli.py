@@ -25,6 +25,7 @@ DESCRIPTION = (
     "with the paper's recipes (--list) or a custom --task; writes a checkpoint `vrft eval` loads and "
     "train_manifest.json."
 )
+TRAIN_CONFIG = "train_config.yaml"
 # flag dest -> Recipe field (None = keep the recipe's value)
 RECIPE_FLAGS = ("shots", "max_steps", "num_generations", "learning_rate", "beta", "temperature", "top_k",
                 "top_p", "max_completion_length", "loss_type", "prompts_per_step", "min_pixels", "max_pixels",
@@ -32,6 +33,9 @@ RECIPE_FLAGS = ("shots", "max_steps", "num_generations", "learning_rate", "beta"
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
+    from harness.config_file import add_config_flag
+
+    add_config_flag(p)  # every flag below as a YAML key; the resolved options go to OUTPUT_DIR/train_config.yaml
     p.add_argument("--recipe", help="a paper experiment (see --list); flags below override its fields")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
     p.add_argument("--method", default="grpo", choices=["grpo", "sft"],
@@ -43,10 +47,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-root", help="task data root: k-shot samples are drawn from it (README: data layout)")
     g.add_argument("--dataset", help="a published training set instead: hub id, local directory (parquet or "
                    "save_to_disk), or 'paper' for the recipe's own (PROTOCOL 4.1)")
-    g.add_argument("--train-annotations", type=Path, help="detection: annotation file to sample from (e.g. "
-                   "coco/annotations/instances_train2017.json; default: the eval file, a test-set leak); "
-                   "LISA: the ReasonSeg train folder")
+    g.add_argument("--train-annotations", type=Path, help="detection: annotation file to sample from (default: "
+                   "the data root's coco/annotations/instances_train2017.json or lvis/annotations/lvis_v1_train.json); "
+                   "LISA: a ReasonSeg folder (default: lisa/ReasonSeg/train)")
     g.add_argument("--train-images", type=Path, help="detection: image folder of --train-annotations")
+    g.add_argument("--allow-eval-set-for-training", action="store_true",
+                   help="let the k-shot sample come from evaluation images (refused otherwise: it trains on the "
+                   "test set); recorded in train_manifest.json, and evaluations on those images are labelled")
     g.add_argument("--shots", type=int, help="k images per class/category (LISA: images; default all)")
     g = p.add_argument_group("GRPO hyperparameters (default: the recipe's paper values)")
     g.add_argument("--max-steps", type=int)
@@ -91,7 +98,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=DESCRIPTION,
     )
     _add_arguments(p)
-    p.set_defaults(func=run_from_args)
+    p.set_defaults(func=run_from_args, train_parser=p)
     return p
 
 
@@ -114,7 +121,8 @@ def build_run(args: argparse.Namespace) -> Any:
     return RunConfig(
         recipe=recipe, model=args.model, output_dir=Path(args.output_dir),
         data_root=Path(args.data_root) if args.data_root else None, dataset=args.dataset,
-        train_annotations=args.train_annotations, train_images=args.train_images, seed=args.seed,
+        train_annotations=args.train_annotations, train_images=args.train_images,
+        allow_eval_set_for_training=args.allow_eval_set_for_training, seed=args.seed,
         lora=args.lora, lora_r=args.lora_r, lora_alpha=args.lora_alpha, use_vllm=args.use_vllm,
         vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization, vllm_max_model_length=args.vllm_max_model_length,
         gradient_checkpointing=args.gradient_checkpointing, bf16=args.bf16,
@@ -153,13 +161,32 @@ def run_from_args(args: argparse.Namespace) -> int:
     except (ValueError, DataError) as err:
         print(f"vrft train: {err}", file=sys.stderr)
         return 2
+    _write_config(args, Path(out))
     print(f"checkpoint written to {out}; score it with: vrft eval --model {out} --tasks {run.recipe.task} ...")
     return 0
 
 
+def _write_config(args: argparse.Namespace, out: Path) -> None:
+    """``OUTPUT_DIR/train_config.yaml``: the resolved options; ``vrft train --config`` it to train again."""
+    from harness.config_file import dump_config, resolved_config
+    from harness.records import atomic_write_text
+
+    parser = getattr(args, "train_parser", None)
+    if parser is not None and out.is_dir():
+        atomic_write_text(out / TRAIN_CONFIG, dump_config(resolved_config(parser, args)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from harness.config_file import with_config_file
+
     parser = argparse.ArgumentParser(prog="vrft train", description=DESCRIPTION)
     _add_arguments(parser)
+    parser.set_defaults(train_parser=parser)
+    try:
+        argv = with_config_file(parser, sys.argv[1:] if argv is None else argv)
+    except ValueError as err:
+        print(f"vrft train: {err}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     return run_from_args(args)

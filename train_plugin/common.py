@@ -20,7 +20,8 @@ def load_train_data(run: RunConfig) -> TrainData:
     if source is not None:
         return from_paper_dataset(source, r.task)
     assert run.data_root is not None  # RunConfig guarantees one of the two
-    return build_kshot(r.task, run.data_root, r.shots, run.seed, run.train_annotations, run.train_images)
+    return build_kshot(r.task, run.data_root, r.shots, run.seed, run.train_annotations, run.train_images,
+                       allow_eval_set=run.allow_eval_set_for_training)
 
 
 def load_processor(run: RunConfig) -> Any:

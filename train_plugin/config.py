@@ -39,8 +39,10 @@ class RunConfig:
 
     * `dataset`: a published training set (hub id or directory) instead of k-shot sampling; ``"paper"``
       means the recipe's `paper_dataset`.
-    * `train_annotations` / `train_images`: detection k-shot source (default: the eval annotations, see
-      `train_plugin.kshot`); for LISA, `train_annotations` may name the ReasonSeg train folder.
+    * `train_annotations` / `train_images`: detection k-shot source (default: the data root's train
+      annotations, see `train_plugin.kshot`); for LISA, `train_annotations` may name a ReasonSeg folder.
+    * `allow_eval_set_for_training`: let the k-shot sample come from evaluation images (refused otherwise);
+      recorded in the manifest, and evaluations of the checkpoint on those images are labelled.
     * `per_device_train_batch_size`: completions per device micro-step (default: num_generations).
     * `bf16`: None = bf16 exactly when CUDA is available.
     """
@@ -52,6 +54,7 @@ class RunConfig:
     dataset: str | None = None
     train_annotations: Path | None = None
     train_images: Path | None = None
+    allow_eval_set_for_training: bool = False
     seed: int = 0
     lora: bool = False
     lora_r: int = 64
@@ -192,9 +195,9 @@ def grpo_args(run: RunConfig, reward_weights: list[float], image_token_id: int |
 def sft_args(run: RunConfig) -> dict[str, Any]:
     """Keyword arguments for ``trl.SFTConfig``: the "+SFT" baseline on the same data and schedule.
 
-    The paper states no SFT hyperparameters; this uses the same steps and 16 samples per step, TRL's SFT
-    learning rate 2e-5 set explicitly, loss on the assistant answer only, and no truncation (a cut would
-    drop image tokens).
+    The paper states no SFT hyperparameters; this uses the same steps and 16 samples per step, the recipe's
+    `sft_learning_rate` (default TRL's SFT rate 2e-5, set explicitly), loss on the assistant answer only, and
+    no truncation (a cut would drop image tokens).
     """
     args = common_args(run)
     world = run.resolved_world_size()
@@ -204,7 +207,7 @@ def sft_args(run: RunConfig) -> dict[str, Any]:
         raise ValueError(f"SFT: {prompts} samples per step do not split into {per_device} per device on "
                          f"{world} process(es)")
     args.update(
-        learning_rate=2e-5,
+        learning_rate=run.recipe.sft_learning_rate,
         per_device_train_batch_size=per_device,
         gradient_accumulation_steps=prompts // (per_device * world),
         max_length=None,

@@ -9,7 +9,8 @@ Two sources, one shape:
 
 `validate` checks every row before a step is spent: a missing column names the expected ones, an
 unparseable solution names its row. `to_grpo` / `to_sft` add the conversational columns TRL expects
-(the image goes before the text in the user turn, no system message: the official training prompt).
+(`tasks.chat` in the TRL style: the image goes before the text in the user turn, no system message: the
+official training prompt).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tasks.registry import TASKS
+from tasks.chat import TRL, chat_messages
+from tasks.registry import get_task
 from tasks.spec import Profile
-from tasks.verifiers import get_verifier
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -79,8 +80,8 @@ def load_paper_dataset(source: str | Path, split: str = "train") -> Dataset:
 def validate(dataset: Dataset, task: str, name: str = "training dataset") -> None:
     """Check the columns and that every solution parses with `task`'s verifier.
 
-    Solutions are read by the strict verifier whatever the reward profile: the official one accepts any
-    string (it parses inside each reward call and scores 0 on failure), which would hide a broken row.
+    Solutions are read by the task's strict verifier whatever the reward profile: the official one accepts
+    any string (it parses inside each reward call and scores 0 on failure), which would hide a broken row.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in dataset.column_names]
     if missing:
@@ -91,7 +92,8 @@ def validate(dataset: Dataset, task: str, name: str = "training dataset") -> Non
         )
     if len(dataset) == 0:
         raise TrainDataError(f"{name}: no rows")
-    verifier = get_verifier(TASKS[task].kind, Profile.STRICT)
+    t = get_task(task, Path())  # built without data: only its verifier is needed, which reads none
+    verifier = t.verifier(Profile.STRICT)
     for i, (problem, solution) in enumerate(zip(dataset["problem"], dataset["solution"], strict=True)):
         if not isinstance(problem, str) or not problem.strip():
             raise TrainDataError(f"{name}: row {i}: 'problem' must be non-empty text, got {problem!r:.80}")
@@ -101,7 +103,7 @@ def validate(dataset: Dataset, task: str, name: str = "training dataset") -> Non
             verifier.parse_target(solution)
         except ValueError as err:
             raise TrainDataError(
-                f"{name}: row {i}: unparseable solution for task {task} ({TASKS[task].kind.value}): {err}"
+                f"{name}: row {i}: unparseable solution for task {task} ({t.kind.value}): {err}"
             ) from None
 
 
@@ -115,7 +117,7 @@ def from_paper_dataset(source: str | Path, task: str, split: str = "train") -> T
 
 def _user_turn(example: dict[str, Any]) -> list[dict[str, Any]]:
     # String content: TRL inserts the image placeholder before the text (trl.data_utils.prepare_multimodal_messages).
-    return [{"role": "user", "content": example["problem"]}]
+    return chat_messages(example["problem"], None, None, TRL)
 
 
 def to_grpo(dataset: Dataset) -> Dataset:

@@ -1,44 +1,44 @@
-"""k-shot training sets sampled from task data, with the same prompt/solution structure as the paper's sets.
+"""k-shot training sets: seeded samples of a task's own training rows.
 
-Every row is rendered by the task itself (``Request.text`` in the strict style = the training prompt,
-``Request.solution`` = the paper's solution string), so the prompt a model is trained on is byte-identical
-to the one `vrft eval` sends (tests assert it). Sampling is seeded and the chosen sample ids go into the
-run manifest.
+The task renders every row (`Task.train_pool`, built in ``tasks/<family>/train.py``): ``problem`` is the
+training prompt, byte-identical to the one `vrft eval` sends (tests assert it), ``solution`` the paper's
+solution string. This module only chooses sample ids: k per group of the pool (FGVC: per class of the
+``train`` split; COCO / LVIS: per training category of the annotation file, base categories for the
+open-vocabulary tasks; LISA: k ReasonSeg images, each with one row per instruction), with one seeded
+generator over the groups in the pool's order. The chosen ids and where they came from go into the run
+manifest.
 
-* FGVC: k images per class from the classification ``train`` split.
-* COCO / LVIS: k images per training category from an annotation file, one row per (image, category) with
-  all of that category's boxes (``ViRFT_COCO_8_cate_4_shot`` = 8 categories x 4 images). A real run points
-  ``train_annotations`` at the *train* annotations (``instances_train2017.json``, ``lvis_v1_train.json``);
-  without it the task's eval file is used (all the synthetic data has), with a warning: training on it
-  leaks the test set. Open-vocabulary tasks sample only their base categories.
-* LISA: the ReasonSeg ``train`` folder, one row per instruction (the official ``gen_sft.py``), solution =
-  the first polygon's box in truncated 0-1000 integers (PROTOCOL §4.3).
+`train_annotations` / `train_images` name the source: COCO / LVIS read that annotation file (default: the
+data root's ``instances_train2017.json`` / ``lvis_v1_train.json``); for LISA it may name a ReasonSeg folder
+(default: the ``train`` split). Evaluation data is refused unless `allow_eval_set`
+(``--allow-eval-set-for-training``): the task refuses its evaluation file, and here the sampled images are
+compared byte for byte with the task's evaluation images in the data root, which catches a copy under
+another name too. The manifest records the file sampled from (``sampled_from``, ``eval_set``), the opt-in,
+the overlap (``eval_overlap``) and every training image's fingerprint (``images``), which `vrft eval`
+compares with the images it evaluates (`harness.provenance.training_images`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from tasks.base import Request
-from tasks.data import DataError, image_size
-from tasks.data.detection import load_coco_detection, load_lvis_detection
-from tasks.data.lisa import _polygons, _read_item, _texts, polygon_box  # ReasonSeg item parsing, reused as is
-from tasks.grounding.task import official_solution
-from tasks.prompts import grounding_prompt
-from tasks.registry import TASKS, get_task
-from tasks.spec import GroundingSample, ImageRef, Kind
+from harness.provenance import image_fingerprint, shared_images
+from tasks.base import ALLOW_EVAL_SET, Request, Task
+from tasks.data import DataError
+from tasks.registry import get_task
 from train_plugin.data import TrainData, TrainDataError, validate
 
 log = logging.getLogger("vrft.train")
 
+T = TypeVar("T")
 
-def _sample(rng: np.random.Generator, items: Sequence[Any], k: int | None) -> list[Any]:
+
+def _sample(rng: np.random.Generator, items: Sequence[T], k: int | None) -> list[T]:
     """k items without replacement, kept in their original order (all of them when there are fewer)."""
     if k is None or len(items) <= k:
         return list(items)
@@ -62,109 +62,60 @@ def _dataset(rows: list[Request], spec: dict[str, Any], task: str) -> TrainData:
     return TrainData(data, spec, [r.request_id for r in rows])
 
 
-def classification_kshot(task: str, data_root: Path, shots: int | None, seed: int) -> TrainData:
-    """k images per class of the ``train`` split."""
-    t: Any = get_task(task, data_root, split="train")
-    by_class: dict[str, list[Request]] = defaultdict(list)
-    for sample, req in zip(t.samples, t.requests(), strict=True):
-        by_class[sample.class_name].append(req)
-    rng = np.random.default_rng(seed)
-    rows: list[Request] = []
-    counts: dict[str, int] = {}
-    for name in t.data.class_names:  # label order: deterministic for a seed
-        chosen = _sample(rng, by_class.get(name, []), shots)
-        rows.extend(chosen)
-        counts[name] = len(chosen)
-    spec = {"source": "kshot", "task": task, "split": "train", "shots": shots, "seed": seed,
-            "index": str(t.data.source), "per_class": counts}
-    return _dataset(rows, spec, task)
+def _fingerprints(rows: list[Request], task: str, sampled_from: str) -> list[dict[str, Any]]:
+    """`image_fingerprint` of every distinct image of `rows`, in order; missing images are named."""
+    paths = list(dict.fromkeys(Path(r.image.path) for r in rows))
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise TrainDataError(
+            f"{task}: {len(missing)} of the {len(paths)} sampled training images are missing (first: "
+            f"{', '.join(map(str, missing[:3]))}); {sampled_from} references them: put its images there, or name "
+            "their folder with --train-images DIR"
+        )
+    return [image_fingerprint(p) for p in paths]
 
 
-def detection_kshot(
-    task: str, data_root: Path, shots: int | None, seed: int,
-    train_annotations: Path | None = None, train_images: Path | None = None,
-) -> TrainData:
-    """k images per training category (base categories for open-vocabulary tasks)."""
-    t: Any = get_task(task, data_root, protocol="oracle")
-    if train_annotations is not None:
-        if t.spec.dataset == "coco":
-            images = train_images or Path(data_root) / "coco" / "train2017"
-            data = load_coco_detection(Path(train_annotations), images)
-        else:
-            roots = [train_images] if train_images else [Path(data_root) / "lvis", Path(data_root) / "coco"]
-            data = load_lvis_detection(Path(train_annotations), roots)
-        t.__dict__["data"] = data  # the task renders prompts and solutions from this file's ground truth
-    else:
-        log.warning("%s: sampling training images from the evaluation annotations %s (the test set); a real "
-                    "run passes --train-annotations (e.g. instances_train2017.json)", task, t.data.source)
-    wanted = set(t.spec.base or t.spec.categories)
-    by_cat: dict[str, list[Request]] = defaultdict(list)
-    for req in t.requests():
-        image_id, cat_id = (int(x) for x in req.request_id.split(":"))
-        name = t.data.categories[cat_id]
-        if name in wanted and len(t.data.gt_boxes(image_id, cat_id)):  # crowd-only pairs have no box to learn
-            by_cat[name].append(req)
-    rng = np.random.default_rng(seed)
-    rows: list[Request] = []
-    counts: dict[str, int] = {}
-    for name in (n for n in t.spec.categories if n in wanted):  # paper order
-        chosen = _sample(rng, by_cat.get(name, []), shots)
-        rows.extend(chosen)
-        counts[name] = len(chosen)
-    short = {n: c for n, c in counts.items() if shots is not None and c < shots}
-    if short:
-        log.warning("%s: fewer than %s images for %s", task, shots, short)
-    spec = {"source": "kshot", "task": task, "shots": shots, "seed": seed, "annotations": str(t.data.source),
-            "per_category": counts}
-    return _dataset(rows, spec, task)
-
-
-def lisa_train_rows(split_dir: Path) -> list[Request]:
-    """One request per instruction of every ReasonSeg item in `split_dir` (``<name>.jpg`` + ``<name>.json``)."""
-    files = sorted(Path(split_dir).glob("*.json"), key=lambda p: p.stem)
-    if not files:
-        raise DataError(f"ReasonSeg training folder {split_dir} holds no <name>.json + <name>.jpg pairs")
-    rows: list[Request] = []
-    for i, path in enumerate(files):
-        where = f"{path} (ReasonSeg train item {i}, {path.stem!r})"
-        item = _read_item(path)
-        polygons = _polygons(item, where)
-        image = path.with_suffix(".jpg")
-        w, h = image_size(image, where)
-        for j, instruction in enumerate(_texts(item, where)):
-            box = polygon_box(polygons[0][1])  # the official box: first polygon only, whatever its label
-            sample = GroundingSample(f"{path.stem}#{j}", ImageRef(image, w, h), instruction, box)
-            prompt = grounding_prompt(instruction, "strict")
-            rows.append(Request(f"train/{path.stem}#{j}", sample.image, prompt.text, prompt.system, 256,
-                                official_solution(sample)))
-    return rows
-
-
-def lisa_kshot(task: str, data_root: Path, shots: int | None, seed: int, split_dir: Path | None = None) -> TrainData:
-    """The LISA train split (``DATA_ROOT/lisa/ReasonSeg/train``); `shots` = k images (all when None)."""
-    folder = split_dir or Path(data_root) / "lisa" / "ReasonSeg" / "train"
-    rows = lisa_train_rows(folder)
-    by_image: dict[str, list[Request]] = defaultdict(list)
-    for r in rows:
-        by_image[r.request_id.split("#", 1)[0]].append(r)
-    chosen = _sample(np.random.default_rng(seed), sorted(by_image), shots)
-    picked = [r for name in chosen for r in by_image[name]]
-    spec = {"source": "kshot", "task": task, "split_dir": str(folder), "shots": shots, "seed": seed,
-            "images": len(chosen)}
-    return _dataset(picked, spec, task)
+def eval_overlap(task: Task, images: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many of the training `images` are evaluation images of `task` (same bytes): ``eval_images`` (how
+    many it evaluates), ``images`` (shared, None when the evaluation data cannot be read) and the first
+    ``shared`` paths."""
+    try:
+        eval_paths = {str(r.image.path) for r in task.requests()}
+    except (DataError, OSError, ValueError) as err:
+        log.warning("%s: evaluation data not readable, training images not compared with it: %s", task.name, err)
+        return {"eval_images": None, "images": None, "reason": f"evaluation data not readable: {err}"}
+    shared = shared_images(images, eval_paths)
+    return {"eval_images": len(eval_paths), "images": len(shared), "shared": shared[:10]}
 
 
 def build_kshot(
     task: str, data_root: Path, shots: int | None, seed: int,
-    train_annotations: Path | None = None, train_images: Path | None = None,
+    train_annotations: Path | None = None, train_images: Path | None = None, allow_eval_set: bool = False,
 ) -> TrainData:
-    """Dispatch on the task's family. For LISA, `train_annotations` may name the ReasonSeg train folder."""
-    try:
-        kind = TASKS[task].kind
-    except KeyError:
-        raise ValueError(f"unknown task {task!r}: expected one of {sorted(TASKS)}") from None
-    if kind is Kind.CLASSIFICATION:
-        return classification_kshot(task, data_root, shots, seed)
-    if kind is Kind.DETECTION:
-        return detection_kshot(task, data_root, shots, seed, train_annotations, train_images)
-    return lisa_kshot(task, data_root, shots, seed, train_annotations)
+    """`shots` samples per group of `task`'s training pool (all of them when None), chosen with `seed`; refuses
+    evaluation images unless `allow_eval_set`."""
+    t = get_task(task, data_root)
+    pool = t.train_pool(train_annotations, train_images, allow_eval_set=allow_eval_set)
+    rng = np.random.default_rng(seed)
+    chosen = {group: _sample(rng, ids, shots) for group, ids in pool.groups.items()}  # the pool's order
+    counts = {group: len(ids) for group, ids in chosen.items()}
+    short = {g: n for g, n in counts.items() if shots is not None and n < shots}
+    if short:
+        log.warning("%s: fewer than %s images for %s", task, shots, short)
+    rows = pool.select(sample_id for ids in chosen.values() for sample_id in ids)
+    images = _fingerprints(rows, task, pool.sampled_from)
+    overlap = eval_overlap(t, images)
+    if overlap["images"]:
+        if not allow_eval_set:
+            raise TrainDataError(
+                f"{task}: {overlap['images']} of the {len(images)} sampled training images are evaluation images "
+                f"of {task} in {data_root} (same bytes; first: {', '.join(overlap['shared'][:3])}), although "
+                f"{pool.sampled_from} is not its evaluation file; training on them would put test images into the "
+                f"training set. Sample from annotations without them, or pass {ALLOW_EVAL_SET} to train on them "
+                "anyway (evaluations of the checkpoint on them are then labelled 'train∩test = N images')"
+            )
+        log.warning("%s: %d of the %d training images are evaluation images (%s): evaluations of this checkpoint "
+                    "on them are labelled 'train∩test'", task, overlap["images"], len(images), ALLOW_EVAL_SET)
+    spec = {"source": "kshot", "task": task, "shots": shots, "seed": seed, **pool.manifest(counts),
+            "allow_eval_set_for_training": allow_eval_set, "eval_overlap": overlap, "images": images}
+    return _dataset(rows, spec, task)

@@ -1,8 +1,9 @@
 """The only training-side reward code: an adapter from a task verifier to TRL reward functions.
 
 Why an adapter and not reward functions: the evaluation scorer and GRPO must grade with the *same* code,
-so every number comes from `tasks.verifiers.get_verifier(kind, profile).score(completion, target)`; this
-module only reshapes it to TRL's batched call (trl 1.16 ``GRPOTrainer._calculate_rewards``)::
+so every number comes from the task's own verifier, ``task.verifier(profile).score(completion, target)``
+(the object `Task.score` uses); this module only reshapes it to TRL's batched call (trl 1.16
+``GRPOTrainer._calculate_rewards``)::
 
     reward_func(prompts=[...], completions=[...], completion_ids=[...], **columns,
                 trainer_state=..., log_extra=..., log_metric=...) -> list[float | None]
@@ -22,11 +23,12 @@ when pickled.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from tasks.registry import TASKS
+from tasks.base import Task, Verifier
+from tasks.registry import get_task
 from tasks.spec import Kind, Profile, Score
-from tasks.verifiers import Verifier, get_verifier
 
 
 def completion_text(completion: Any) -> str:
@@ -47,18 +49,19 @@ def completion_text(completion: Any) -> str:
 
 
 class TaskReward:
-    """A task's verifier, scored once per batch and exposed as one TRL reward function per component."""
+    """A task's verifier, scored once per batch and exposed as one TRL reward function per component.
 
-    def __init__(self, task: str, profile: str | Profile = Profile.STRICT, **verifier_options: Any) -> None:
-        try:
-            kind: Kind = TASKS[task].kind
-        except KeyError:
-            raise ValueError(f"unknown task {task!r}: expected one of {sorted(TASKS)}") from None
-        self.task = task
-        self.kind = kind
+    `task` is a task, or its name (then built without data: `Task.verifier` reads none). The verifier is the
+    task's own (`Task.verifier`, the object its scorer uses); only it is kept, so the task and any data it
+    loaded are never pickled."""
+
+    def __init__(self, task: str | Task, profile: str | Profile = Profile.STRICT, **verifier_options: Any) -> None:
+        t = get_task(task, Path()) if isinstance(task, str) else task
+        self.task: str = t.name
+        self.kind: Kind = t.kind
         self.profile = Profile.parse(profile)
         self.verifier_options = dict(verifier_options)
-        self.verifier: Verifier = get_verifier(kind, self.profile, **verifier_options)
+        self.verifier: Verifier = t.verifier(self.profile, **verifier_options)
         self._memo: tuple[tuple[str, ...], tuple[str, ...], list[Score]] | None = None
 
     @property
@@ -133,8 +136,9 @@ class RewardComponent:
         return f"RewardComponent({self.__name__!r})"
 
 
-def task_reward_funcs(task: str, profile: str = "strict", **verifier_options: Any) -> tuple[list[RewardComponent],
-                                                                                          list[float]]:
-    """``(reward_funcs, reward_weights)`` for `GRPOTrainer` / `GRPOConfig` from a task name and profile."""
+def task_reward_funcs(
+    task: str | Task, profile: str = "strict", **verifier_options: Any
+) -> tuple[list[RewardComponent], list[float]]:
+    """``(reward_funcs, reward_weights)`` for `GRPOTrainer` / `GRPOConfig` from a task (or its name) and profile."""
     reward = TaskReward(task, profile, **verifier_options)
     return reward.funcs(), reward.weights

@@ -12,7 +12,6 @@ httpx; each backend imports its engine in its constructor.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -156,34 +155,3 @@ def check_unique_ids(requests: Sequence[ChatRequest]) -> None:
         if r.request_id in seen:
             raise ValueError(f"duplicate request_id {r.request_id!r} in one batch")
         seen.add(r.request_id)
-
-
-def package_versions(*names: str) -> dict[str, str]:
-    """Installed versions of `names` (``missing`` when absent), for the run manifest."""
-    out: dict[str, str] = {}
-    for n in names:
-        try:
-            out[n] = importlib.metadata.version(n)
-        except importlib.metadata.PackageNotFoundError:
-            out[n] = "missing"
-    return out
-
-
-def model_fingerprint(model: str | Path) -> str | None:
-    """sha256 over the names, sizes and config/tokenizer contents of a local model directory.
-
-    Weights are identified by name and size plus their safetensors header (first 1 MiB), which is
-    cheap for multi-GB checkpoints and still changes when the weights are re-saved. None for a
-    model that is not a local directory (e.g. a served model name).
-    """
-    root = Path(model)
-    if not root.is_dir():
-        return None
-    h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = f.relative_to(root).as_posix()
-        size = f.stat().st_size
-        h.update(f"{rel}\0{size}\0".encode())
-        with f.open("rb") as fh:
-            h.update(fh.read(1 << 20))
-    return h.hexdigest()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,19 @@ from harness.backends.base import (
     GenerationParams,
     check_unique_ids,
     load_request_image,
-    model_fingerprint,
-    package_versions,
     truncate_at_stop,
 )
 from harness.backends.images import ImageLoadError
+from harness.provenance import model_fingerprint, package_versions
+from tasks.chat import HF, chat_messages
 
 log = logging.getLogger(__name__)
+
+
+HF_MODEL_ARGS = frozenset(
+    {"dtype", "attn_implementation", "revision", "trust_remote_code", "local_files_only", "low_cpu_mem_usage"}
+)
+"""``--model-arg`` keys the hf backend passes to ``from_pretrained`` (dtype: a torch dtype name)."""
 
 
 class HFBackend:
@@ -47,10 +53,23 @@ class HFBackend:
         device: str | None = None,
         dtype: str | None = None,
         attn_implementation: str | None = None,
+        model_args: Mapping[str, Any] | None = None,
     ) -> None:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        model_args = dict(model_args or {})
+        unknown = sorted(set(model_args) - HF_MODEL_ARGS)
+        if unknown:
+            raise ValueError(
+                f"hf backend: --model-arg {', '.join(unknown)}: not accepted; the hf backend takes "
+                f"{', '.join(sorted(HF_MODEL_ARGS))}"
+            )
+        if "revision" in model_args:  # --model-arg revision=1234 is typed as a number
+            model_args["revision"] = str(model_args["revision"])
+        dtype = model_args.pop("dtype", dtype)
+        attn_implementation = model_args.pop("attn_implementation", attn_implementation)
+        self.model_args = dict(model_args)
         if batch_size < 1:
             raise ValueError(f"HFBackend batch_size={batch_size}: must be >= 1")
         self.model_path = str(model)
@@ -59,11 +78,13 @@ class HFBackend:
         self.per_sample = per_sample
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
-        self.processor: Any = AutoProcessor.from_pretrained(self.model_path)
+        shared = {k: model_args[k] for k in ("revision", "trust_remote_code", "local_files_only") if k in model_args}
+        self.processor: Any = AutoProcessor.from_pretrained(self.model_path, **shared)
         self.processor.tokenizer.padding_side = "left"
-        kwargs: dict[str, Any] = {"dtype": getattr(torch, self.dtype)}
+        kwargs: dict[str, Any] = {**model_args, "dtype": getattr(torch, self.dtype)}
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
+        self.attn_implementation = attn_implementation
         loaded: Any = AutoModelForImageTextToText.from_pretrained(self.model_path, **kwargs)
         self.model: Any = loaded.to(self.device).eval()
         tok = self.processor.tokenizer
@@ -73,14 +94,7 @@ class HFBackend:
         self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else next(iter(self.eos_ids)))
 
     def _prompt(self, req: ChatRequest) -> str:
-        content: list[dict[str, Any]] = []
-        if req.image_path is not None:
-            content.append({"type": "image"})
-        content.append({"type": "text", "text": req.text})
-        messages: list[dict[str, Any]] = []
-        if req.system is not None:
-            messages.append({"role": "system", "content": [{"type": "text", "text": req.system}]})
-        messages.append({"role": "user", "content": content})
+        messages = chat_messages(req.text, req.system, req.image_path, HF)
         prompt: str = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return prompt
 
@@ -172,6 +186,8 @@ class HFBackend:
             "fingerprint": model_fingerprint(self.model_path),
             "device": self.device,
             "dtype": self.dtype,
+            "attn_implementation": self.attn_implementation,
+            "model_args": dict(self.model_args),
             "batch_size": self.batch_size,
             "per_sample": self.per_sample,
             "params": self.params.as_dict(),

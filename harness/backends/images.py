@@ -65,7 +65,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def load_image(path: Path | str) -> Image.Image:
-    """Open an image file fully into memory as RGB; raises ImageLoadError naming the path."""
+    """Open an image file fully into memory as RGB; raises ImageLoadError naming the path and the cause
+    for a file that is missing, empty, undecodable or over PIL's decompression-bomb limit."""
     p = Path(path)
     try:
         with Image.open(p) as im:
@@ -73,7 +74,7 @@ def load_image(path: Path | str) -> Image.Image:
             return to_rgb(im)
     except FileNotFoundError:
         raise ImageLoadError(f"image not found: {p}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageLoadError(f"cannot read image {p}: {type(exc).__name__}: {exc}") from exc
 
 

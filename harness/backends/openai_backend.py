@@ -37,12 +37,12 @@ from harness.backends.base import (
     GenerationParams,
     check_unique_ids,
     load_request_image,
-    model_fingerprint,
-    package_versions,
     request_seed,
     truncate_at_stop,
 )
 from harness.backends.images import ImageLoadError
+from harness.provenance import model_fingerprint, package_versions
+from tasks.chat import OPENAI, chat_messages
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +107,7 @@ class OpenAIBackend:
 
     def _body(self, req: ChatRequest, image: Any) -> dict[str, Any]:
         p = self.params
-        content: list[dict[str, Any]] = []
-        if image is not None:
-            content.append({"type": "image_url", "image_url": {"url": png_data_url(image)}})
-        content.append({"type": "text", "text": req.text})
-        messages: list[dict[str, Any]] = []
-        if req.system is not None:
-            messages.append({"role": "system", "content": req.system})
-        messages.append({"role": "user", "content": content})
+        messages = chat_messages(req.text, req.system, None if image is None else png_data_url(image), OPENAI)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,

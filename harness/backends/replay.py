@@ -16,42 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import ChatRequest, Generation, GenerationParams, check_unique_ids
-
-_INT_FIELDS = ("n_prompt_tokens", "n_completion_tokens")
+from harness.records import read_saved_generations
 
 
 def read_generations(path: Path) -> dict[str, Generation]:
-    """Parse a generations JSONL file into request_id -> Generation.
-
-    Each line needs a string ``request_id`` and a string ``text``; ``n_prompt_tokens``,
-    ``n_completion_tokens``, ``finish_reason`` and ``error`` are restored when present, other fields
-    are ignored. Blank lines are skipped; a later line for the same id wins (append-only logs).
-    Malformed lines raise ValueError naming file and line: a corrupt file is a setup error.
+    """Parse a generations JSONL file into request_id -> Generation (`harness.records.read_saved_generations`:
+    a string ``request_id`` and ``text`` per line, token counts, ``finish_reason`` and ``error`` restored
+    when present; a later line for the same id wins; malformed lines raise ValueError naming file and line).
     """
-    out: dict[str, Generation] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            rid, text = row.get("request_id"), row.get("text")
-            if not isinstance(rid, str) or not rid:
-                raise ValueError(f"{where}: 'request_id' must be a non-empty string, got {rid!r}")
-            if not isinstance(text, str):
-                raise ValueError(f"{where}: 'text' must be a string, got {type(text).__name__}")
-            kwargs: dict[str, Any] = {k: int(row[k]) for k in _INT_FIELDS if isinstance(row.get(k), int)}
-            if isinstance(row.get("finish_reason"), str):
-                kwargs["finish_reason"] = row["finish_reason"]
-            if isinstance(row.get("error"), str):
-                kwargs["error"] = row["error"]
-            out[rid] = Generation(request_id=rid, text=text, **kwargs)
-    return out
+    return {rid: Generation(request_id=rid, **fields) for rid, fields in read_saved_generations(path).items()}
 
 
 def write_generations(path: Path, generations: Iterable[Generation]) -> None:

@@ -17,6 +17,7 @@ launcher; for DP serve the model (``--data-parallel-size N``) and use the `opena
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import time
@@ -30,15 +31,34 @@ from harness.backends.base import (
     GenerationParams,
     check_unique_ids,
     load_request_image,
-    model_fingerprint,
-    package_versions,
     request_seed,
 )
+from harness.backends.engine_guard import EngineGuard
 from harness.backends.images import ImageLoadError
+from harness.provenance import model_fingerprint, package_versions
+from tasks.chat import VLLM, chat_messages
 
 log = logging.getLogger(__name__)
 
 CPU_KV_CACHE_BYTES = 1 << 30
+
+
+def check_engine_args(model_args: Mapping[str, Any]) -> None:
+    """Refuse ``--model-arg`` keys that vLLM's `EngineArgs` does not have, before the engine starts."""
+    import dataclasses
+
+    from vllm.engine.arg_utils import EngineArgs
+
+    known = {f.name for f in dataclasses.fields(EngineArgs)}
+    unknown = sorted(set(model_args) - known)
+    if unknown:
+        import difflib
+
+        hints = [f"{k} (did you mean {', '.join(difflib.get_close_matches(k, known, 3))}?)" for k in unknown]
+        raise ValueError(
+            f"vllm backend: --model-arg {', '.join(hints)}: not a vLLM engine argument "
+            "(see vllm.EngineArgs, e.g. dtype, max_num_seqs, quantization, enable_prefix_caching)"
+        )
 
 
 class VLLMBackend:
@@ -62,9 +82,12 @@ class VLLMBackend:
         enforce_eager: bool | None = None,
         max_num_seqs: int | None = None,
         engine_kwargs: Mapping[str, Any] | None = None,
+        model_args: Mapping[str, Any] | None = None,
     ) -> None:
         import vllm
         from vllm.platforms import current_platform
+
+        check_engine_args(model_args or {})
 
         self.model = str(model)
         self.params = params
@@ -89,9 +112,18 @@ class VLLMBackend:
         if max_num_seqs is not None:
             self.engine_args["max_num_seqs"] = max_num_seqs
         self.engine_args.update(engine_kwargs or {})
+        self.engine_args.update(model_args or {})  # --model-arg wins over every default above
         self.platform = "cpu" if on_cpu else str(current_platform.device_type)
         t0 = time.perf_counter()
-        self.llm: Any = vllm.LLM(**self.engine_args)
+        # the engine's processes die with this one, even after kill -9 (harness.backends.engine_guard)
+        self._guard = EngineGuard.start()
+        try:
+            with self._guard.tagging() if self._guard is not None else contextlib.nullcontext():
+                self.llm: Any = vllm.LLM(**self.engine_args)
+        except BaseException:
+            if self._guard is not None:
+                self._guard.stop()
+            raise
         self.startup_s = time.perf_counter() - t0
         log.info("vLLM engine for %s started in %.1fs on %s", self.model, self.startup_s, self.platform)
 
@@ -112,15 +144,7 @@ class VLLMBackend:
 
     @staticmethod
     def _conversation(req: ChatRequest, image: Any) -> list[dict[str, Any]]:
-        content: list[dict[str, Any]] = []
-        if image is not None:
-            content.append({"type": "image_pil", "image_pil": image})
-        content.append({"type": "text", "text": req.text})
-        messages: list[dict[str, Any]] = []
-        if req.system is not None:
-            messages.append({"role": "system", "content": req.system})
-        messages.append({"role": "user", "content": content})
-        return messages
+        return chat_messages(req.text, req.system, image, VLLM)
 
     def _run(self, reqs: Sequence[ChatRequest], convs: Sequence[list[dict[str, Any]]]) -> list[Generation]:
         outs = self.llm.chat(list(convs), [self._sampling_params(r) for r in reqs], use_tqdm=False)
@@ -191,3 +215,6 @@ class VLLMBackend:
                 log.debug("vLLM engine shutdown: %s", exc)
         del llm, engine, core
         gc.collect()
+        guard, self._guard = getattr(self, "_guard", None), None
+        if guard is not None:
+            guard.stop()  # ends whatever the shutdown left behind, and the watchdog

@@ -19,18 +19,10 @@ from matplotlib.figure import Figure
 
 from harness.tables.paper import PaperTable, load_tables
 from harness.tables.render import RunResult, column_value
+from tasks.registry import headline_metrics
 
-# The number a curve shows per task by default (the paper's headline column for that task).
-HEADLINE_METRIC: Mapping[str, str] = {
-    "fgvc_flowers102": "accuracy",
-    "fgvc_pets37": "accuracy",
-    "fgvc_aircraft": "accuracy",
-    "fgvc_cars196": "accuracy",
-    "coco_fewshot": "mAP",
-    "lvis_fewshot": "mAP",
-    "lisa_grounding": "mIoU_test",
-    "coco_ov": "mAPn",
-}
+HEADLINE_METRIC: Mapping[str, str] = headline_metrics()
+"""The number a curve shows per task by default: each registry row's ``headline``."""
 
 _RUN_COLORS = ("#e41a1c", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#4daf4a")
 
@@ -58,7 +50,7 @@ def plot_table(table: PaperTable, runs: Sequence[RunResult], out_path: Path) -> 
     relevant = [r for r in runs if any(t in r.metrics for t in table.tasks)]
     for i, run in enumerate(relevant):
         heights = [_nan(column_value(table, c, run)) for c in table.columns]
-        series.append((run.label, heights, _RUN_COLORS[i % len(_RUN_COLORS)], "//"))
+        series.append((run.label_for(table.tasks), heights, _RUN_COLORS[i % len(_RUN_COLORS)], "//"))
 
     width_in = min(24.0, max(8.0, 1.5 + 0.2 * len(series) * len(table.columns)))
     fig = Figure(figsize=(width_in, 5.5), dpi=100, layout="constrained")
@@ -120,9 +112,9 @@ def _series(runs: Sequence[RunResult], task: str, key: str) -> dict[str, list[tu
         value = run.value(task, key)
         if value is None or run.step is None:
             continue
-        out.setdefault(RunResult(run.model, run.task_version, run.protocol, run.profile).label, []).append(
-            (run.step, value)
-        )
+        series = RunResult(run.model, run.task_version, run.protocol, run.profile, subsets=run.subsets,
+                           train_overlap=run.train_overlap)
+        out.setdefault(series.label_for([task]), []).append((run.step, value))
     return out
 
 

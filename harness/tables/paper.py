@@ -34,39 +34,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-# The contract with run producers: which metric keys each vrft task reports (paper scale, percent).
-# Data files may only map columns onto these; RunResult docs refer to this table.
-TASK_METRIC_KEYS: Mapping[str, tuple[str, ...]] = {
-    "fgvc_flowers102": ("accuracy",),
-    "fgvc_pets37": ("accuracy",),
-    "fgvc_aircraft": ("accuracy",),
-    "fgvc_cars196": ("accuracy",),
-    "coco_fewshot": (
-        "mAP",
-        "AP/bus",
-        "AP/train",
-        "AP/fire hydrant",
-        "AP/stop sign",
-        "AP/cat",
-        "AP/dog",
-        "AP/bed",
-        "AP/toilet",
-    ),
-    "lvis_fewshot": (
-        "mAP",
-        "AP/horse_buggy",
-        "AP/die",
-        "AP/kitchen_table",
-        "AP/omelet",
-        "AP/papaya",
-        "AP/stepladder",
-    ),
-    "lisa_grounding": ("mIoU_test", "mIoU_val", "gIoU_test"),
-    "coco_ov": ("mAPn", "mAPb", "mAPall"),
-}
+from tasks.registry import paper_metric_keys
+
+TASK_METRIC_KEYS: Mapping[str, tuple[str, ...]] = paper_metric_keys()
+"""The contract with run producers: which metric keys each vrft task reports for its paper table (paper
+scale, percent), tasks in table order. Derived from the registry rows' ``paper_keys`` (a row may list a
+column its task does not produce yet, in ``paper_pending``); data files may only map columns onto these."""
 
 DELTA_LAYOUTS = ("inline", "row")
 _NUMBER = re.compile(r"^-?\d+\.\d+$")
@@ -157,6 +134,20 @@ def format_number(value: float, decimals: int = 1) -> str:
     return f"{q:.{decimals}f}"
 
 
+PACKAGED = "paper_data"
+"""The folder of this package that holds the tables in an installed vrft: the wheel force-includes the
+repository's ``results/paper`` here (pyproject.toml), so `shipped_paper_dir` never depends on the working directory."""
+
+
+def shipped_paper_dir() -> Path:
+    """The paper's numbers shipped with vrft: ``harness/tables/paper_data`` in an installed wheel, else
+    (a checkout) ``results/paper`` of the checkout that holds this package."""
+    packaged = files(__package__ or "harness.tables") / PACKAGED
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "results" / "paper"
+
+
 def load_tables(paper_dir: Path) -> list[PaperTable]:
     """Every ``table*.json`` under ``paper_dir``, sorted by table number."""
     paths = sorted(Path(paper_dir).glob("table*.json"))
@@ -234,7 +225,11 @@ class _Validator:
             return Column(key=key, header=header, mean_of=tuple(str(k) for k in mean_of))
         task, metric_key = self.get(raw, "task", str, ctx), self.get(raw, "metric_key", str, ctx)
         if metric_key not in TASK_METRIC_KEYS.get(task, ()):
-            raise self.fail(ctx + "task/metric_key", (task, metric_key), "must be listed in paper.TASK_METRIC_KEYS")
+            raise self.fail(
+                ctx + "task/metric_key",
+                (task, metric_key),
+                "must be a paper_keys entry of the task's row in tasks.registry (paper.TASK_METRIC_KEYS)",
+            )
         return Column(key=key, header=header, task=task, metric_key=metric_key)
 
     def row(self, raw: Any, i: int, keys: list[str], decimals: int, earlier: set[str]) -> PaperRow:

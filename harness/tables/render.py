@@ -8,20 +8,9 @@ Output is deterministic: no timestamps, no dict-order surprises, runs in the ord
 
 Run schema (:class:`RunResult`): label parts plus ``metrics[task][metric_key] -> float`` on the
 paper's scale (percent, 0-100; build with ``RunResult.from_metrics(..., scale=100.0)`` when a
-``metrics.json`` stores fractions). Keys read per task (``paper.TASK_METRIC_KEYS``):
-
-==================  ==========================================================================
-task                metric keys
-==================  ==========================================================================
-fgvc_flowers102     accuracy                           (Table 2; also fgvc_pets37, fgvc_aircraft,
-                                                        fgvc_cars196; Average = mean of the four)
-coco_fewshot        mAP, AP/bus, AP/train, AP/fire hydrant, AP/stop sign, AP/cat, AP/dog,
-                    AP/bed, AP/toilet                  (Table 3)
-lvis_fewshot        mAP, AP/horse_buggy, AP/die, AP/kitchen_table, AP/omelet, AP/papaya,
-                    AP/stepladder                      (Table 4)
-lisa_grounding      mIoU_test, mIoU_val, gIoU_test     (Table 5)
-coco_ov             mAPn, mAPb, mAPall                 (Table 6: novel, base, all)
-==================  ==========================================================================
+``metrics.json`` stores fractions). The keys read per task are ``paper.TASK_METRIC_KEYS``, derived from
+each `tasks.registry` row's ``paper_keys`` (``AP/<category>`` per category for the detection tables); a
+column a row lists in ``paper_pending`` is not produced by its task yet and shows "–".
 
 Other tasks/keys are kept (``render_compare`` shows them) but feed no paper column. A missing key
 or a non-finite value renders as "–".
@@ -53,8 +42,24 @@ MISMATCH = "†"
 
 
 @dataclass(frozen=True)
+class Subset:
+    """A task evaluated on `n` of its `total` images (``--limit``); `total` None when unknown."""
+
+    n: int
+    total: int | None
+
+    def __str__(self) -> str:
+        return f"{self.n}/{self.total if self.total is not None else '?'}"
+
+
+@dataclass(frozen=True)
 class RunResult:
-    """One evaluated run: what was run (label parts) and its metrics per task (percent scale)."""
+    """One evaluated run: what was run (label parts) and its metrics per task (percent scale).
+
+    `subsets`: the tasks evaluated on part of their images (every label says so); `train_overlap`: task ->
+    how many of its evaluated images the model was trained on, for the tasks where that is > 0 (every label
+    says so too); `request_sets`: task -> hash of its request ids (`render_compare` refuses to subtract runs
+    over different sets); `source`: where the run was read from (error messages)."""
 
     model: str
     task_version: str
@@ -62,6 +67,10 @@ class RunResult:
     profile: str
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     step: int | None = None
+    subsets: Mapping[str, Subset] = field(default_factory=dict)
+    request_sets: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+    train_overlap: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_metrics(
@@ -94,12 +103,36 @@ class RunResult:
 
     @property
     def label(self) -> str:
-        """``model (task vX, protocol, profile[, step N])`` as shown in the tables."""
+        """``model (task vX, protocol, profile[, step N][, n=4/5000 images][, train∩test = 32 images])`` as shown
+        in the tables and figures; a run over part of some task's images, or over images the model was trained
+        on, always says so."""
+        return self.label_for(None)
+
+    def label_for(self, tasks: Iterable[str] | None) -> str:
+        """The label, its subset and overlap notes restricted to `tasks` (a table's tasks; None: all of them)."""
         version = self.task_version if self.task_version.startswith("v") else f"v{self.task_version}"
         parts = [f"task {version}", self.protocol, self.profile]
         if self.step is not None:
             parts.append(f"step {self.step}")
+        tasks = None if tasks is None else list(tasks)
+        if note := self.subset_note(tasks):
+            parts.append(note)
+        if note := self.overlap_note(tasks):
+            parts.append(note)
         return f"{self.model} ({', '.join(parts)})"
+
+    def overlap_note(self, tasks: Iterable[str] | None = None) -> str:
+        """``train∩test = 32 images`` (distinct counts joined by ", ") for the tasks among `tasks` whose evaluated
+        images include training images of the model; "" if none."""
+        wanted = set(self.train_overlap) if tasks is None else set(tasks) & set(self.train_overlap)
+        counts = list(dict.fromkeys(str(self.train_overlap[t]) for t in sorted(wanted)))
+        return f"train∩test = {', '.join(counts)} images" if counts else ""
+
+    def subset_note(self, tasks: Iterable[str] | None = None) -> str:
+        """``n=4/5000 images`` (distinct counts joined by ", ") for the subset tasks among `tasks`; "" if none."""
+        wanted = set(self.subsets) if tasks is None else set(tasks) & set(self.subsets)
+        counts = list(dict.fromkeys(str(self.subsets[t]) for t in sorted(wanted)))
+        return f"n={', '.join(counts)} images" if counts else ""
 
     def value(self, task: str, key: str) -> float | None:
         """The metric, or None when absent or not finite."""
@@ -129,22 +162,7 @@ def render_tables(paper_dir: Path, runs: Sequence[RunResult] = (), *, all_deltas
 
 def render_table(table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False) -> str:
     """One table block: heading, verbatim caption, run-column sources, pipe table, footnotes."""
-    rows: list[list[str]] = []
-    footnotes: list[str] = []
-    for row in table.rows:
-        show = bool(row.printed_deltas) or (all_deltas and row.delta_vs is not None)
-        deltas = _delta_cells(table, row, footnotes) if show else {}
-        if table.delta_layout == "inline":
-            rows.append([row.label] + [_join(row.values[c.key], deltas.get(c.key)) for c in table.columns])
-        else:
-            rows.append([row.label] + [_cell(row.values[c.key]) for c in table.columns])
-            if deltas:
-                rows.append(["Δ"] + [deltas.get(c.key, MISSING) for c in table.columns])
-    for run in runs:
-        if any(task in run.metrics for task in table.tasks):
-            cells = [column_value(table, c, run) for c in table.columns]
-            rows.append([run.label] + [_number(v, table.decimals) for v in cells])
-    headers = [table.label_header] + [c.header for c in table.columns]
+    headers, rows, footnotes = table_grid(table, runs, all_deltas=all_deltas)
     lines = [
         f"### Table {table.table}",
         "",
@@ -159,8 +177,61 @@ def render_table(table: PaperTable, runs: Sequence[RunResult] = (), *, all_delta
     return "\n".join(lines) + "\n"
 
 
-def render_compare(run_a: RunResult, run_b: RunResult, *, decimals: int = 1) -> str:
-    """Per task and metric key: A, B and B−A ("–" where either side lacks the metric)."""
+def table_grid(
+    table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """One table as cells: headers, rows (paper rows, Δ rows, then one row per relevant run; every cell
+    the text the markdown shows) and footnotes. `harness.tables.export` writes the other formats from it."""
+    rows: list[list[str]] = []
+    footnotes: list[str] = []
+    for row in table.rows:
+        show = bool(row.printed_deltas) or (all_deltas and row.delta_vs is not None)
+        deltas = _delta_cells(table, row, footnotes) if show else {}
+        if table.delta_layout == "inline":
+            rows.append([row.label] + [_join(row.values[c.key], deltas.get(c.key)) for c in table.columns])
+        else:
+            rows.append([row.label] + [_cell(row.values[c.key]) for c in table.columns])
+            if deltas:
+                rows.append(["Δ"] + [deltas.get(c.key, MISSING) for c in table.columns])
+    for run in runs:
+        if any(task in run.metrics for task in table.tasks):
+            cells = [column_value(table, c, run) for c in table.columns]
+            rows.append([run.label_for(table.tasks)] + [_number(v, table.decimals) for v in cells])
+    headers = [table.label_header] + [c.header for c in table.columns]
+    return headers, rows, footnotes
+
+
+class DifferentSamplesError(ValueError):
+    """Two runs compared over different request sets."""
+
+
+def check_same_samples(run_a: RunResult, run_b: RunResult) -> list[str]:
+    """The tasks both runs report whose request sets differ (by request-id hash, else by subset), each as
+    ``task (A: n=4/5000 images, B: all images)``; empty when the runs can be subtracted."""
+    out: list[str] = []
+    for task in sorted(set(run_a.metrics) & set(run_b.metrics)):
+        ha, hb = run_a.request_sets.get(task), run_b.request_sets.get(task)
+        sa, sb = run_a.subsets.get(task), run_b.subsets.get(task)
+        differ = ha != hb if ha is not None and hb is not None else sa != sb
+        if differ:
+            desc = [f"n={s} images" if s is not None else "all images" for s in (sa, sb)]
+            out.append(f"{task} (A: {desc[0]}, B: {desc[1]})")
+    return out
+
+
+def render_compare(
+    run_a: RunResult, run_b: RunResult, *, decimals: int = 1, allow_different_samples: bool = False
+) -> str:
+    """Per task and metric key: A, B and B−A ("–" where either side lacks the metric). Runs over
+    different request sets are refused (`DifferentSamplesError`) unless `allow_different_samples`, in
+    which case the output says which tasks differ."""
+    different = check_same_samples(run_a, run_b)
+    if different and not allow_different_samples:
+        raise DifferentSamplesError(
+            f"{run_a.source or 'A'} and {run_b.source or 'B'} were evaluated on different requests: "
+            f"{'; '.join(different)}. B−A would mix sample sets; rerun with the same --limit / task "
+            "arguments, or pass --allow-different-samples"
+        )
     rows: list[list[str]] = []
     for task in _ordered(TASK_METRIC_KEYS, set(run_a.metrics) | set(run_b.metrics)):
         keys = set(run_a.metrics.get(task, {})) | set(run_b.metrics.get(task, {}))
@@ -181,6 +252,7 @@ def render_compare(run_a: RunResult, run_b: RunResult, *, decimals: int = 1) -> 
         "",
         f"- A: {run_a.label}",
         f"- B: {run_b.label}",
+        *([f"- different samples (allowed): {'; '.join(different)}"] if different else []),
         "",
         _markdown(["task", "metric", "A", "B", "B−A"], rows, label_columns=2),
     ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.tables.render import RunResult
+from harness.tables.render import RunResult, Subset
 
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
@@ -67,7 +68,7 @@ def load_run(run_dir: Path, profile: str | None = None) -> RunResult:
     protocols = sorted({str(t.get("args", {}).get("protocol")) for t in tasks if t.get("args", {}).get("protocol")})
     model = Path(str(manifest.get("model", {}).get("path", run_dir.name)).rstrip("/")).name
     step = manifest.get("train_step")
-    return RunResult.from_metrics(
+    result = RunResult.from_metrics(
         model=model,
         task_version="/".join(versions) or "?",
         protocol="/".join(protocols) or "default",
@@ -75,3 +76,29 @@ def load_run(run_dir: Path, profile: str | None = None) -> RunResult:
         metrics=numeric_metrics(json.loads(path.read_text())),
         step=int(step) if isinstance(step, int) else None,
     )
+    return replace(result, subsets=task_subsets(tasks), request_sets=_request_sets(tasks), source=str(run_dir),
+                   train_overlap=task_train_overlap(tasks))
+
+
+def task_train_overlap(tasks: list[dict[str, Any]]) -> dict[str, int]:
+    """task -> how many of its evaluated images the model was trained on, where that is > 0 (``train_overlap``,
+    recorded by `vrft eval` from the checkpoint's train_manifest.json)."""
+    counts = {str(t.get("name")): t.get("train_overlap") for t in tasks}
+    return {name: n for name, n in counts.items() if isinstance(n, int) and not isinstance(n, bool) and n > 0}
+
+
+def task_subsets(tasks: list[dict[str, Any]]) -> dict[str, Subset]:
+    """task -> (images evaluated, images of the whole task or None) for every task run with a ``limit``
+    (manifests written before image counts were recorded give (limit, None))."""
+    out: dict[str, Subset] = {}
+    for t in tasks:
+        limit = t.get("args", {}).get("limit")
+        n, total = t.get("n_images"), t.get("n_images_total")
+        if limit is None and (n is None or total is None or n == total):
+            continue
+        out[str(t.get("name"))] = Subset(int(n if n is not None else limit), int(total) if total is not None else None)
+    return out
+
+
+def _request_sets(tasks: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(t["name"]): str(t["request_set"]) for t in tasks if "name" in t and "request_set" in t}

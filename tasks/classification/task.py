@@ -4,23 +4,27 @@ Accuracy is over *all* test images (the official denominator N = 2463 / 3669 / 3
 or unreadable answer counts as wrong. Both readings are reported side by side for the same
 generations: ``accuracy_strict`` (normalised exact match) and ``accuracy_official`` (the official eval
 matcher: first single-line answer tag, bidirectional substring, PROTOCOL §6.1); ``accuracy`` is the one
-of the scoring profile.
+of the scoring profile. Each completion is read once per reading: the strict reading
+(`StrictClassification.parse`) feeds the strict accuracy and, in the strict profile, the reward; the
+official eval's and the official reward's readings are the official repository's own
+(`tasks.classification.metric`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Request, TaskScore, check_ids, score_record
-from tasks.classification.rewards import ClassificationTarget, official_eval_match
+from tasks.base import Request, TaskScore, TrainPool, Verifier, check_ids, score_record
+from tasks.classification.metric import accuracy_percent, official_eval_match
+from tasks.classification.prompt import classification_prompt
+from tasks.classification.rewards import VERIFIERS, ClassificationTarget
 from tasks.data.classification import ClassificationData, load_classification
-from tasks.prompts import classification_prompt
+from tasks.rewards import build_verifier
 from tasks.spec import Kind, Profile
-from tasks.verifiers import get_verifier
 
 
 class ClassificationTask:
@@ -46,7 +50,8 @@ class ClassificationTask:
 
     @cached_property
     def data(self) -> ClassificationData:
-        return load_classification(self.dataset, self.data_root, self.split)
+        # an unreadable image costs its request only (the backend records it as failed, with the reason)
+        return load_classification(self.dataset, self.data_root, self.split, unreadable_ok=True)
 
     @cached_property
     def samples(self) -> list[Any]:
@@ -67,11 +72,34 @@ class ClassificationTask:
     def followup_requests(self, stage1: Mapping[str, str]) -> Iterator[Request]:
         return iter(())
 
+    def train_pool(
+        self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
+    ) -> TrainPool:
+        """Training rows from an annotation source, grouped for sampling (`tasks.classification.train`)."""
+        from tasks.classification.train import train_pool  # it subclasses / builds this task: imported on use
+
+        return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
+
+    def train_rows(
+        self,
+        ids: Iterable[str],
+        annotations: Path | None = None,
+        images: Path | None = None,
+        *,
+        allow_eval_set: bool = False,
+    ) -> list[Request]:
+        """The training rows of sample `ids` (of ``train_pool(annotations, images)``), in that order."""
+        return self.train_pool(annotations, images, allow_eval_set=allow_eval_set).select(ids)
+
+    def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
+        """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
+        return build_verifier(self.kind.value, VERIFIERS, profile, **options)
+
     def score(self, generations: Mapping[str, str], profile: Profile) -> TaskScore:
         profile = Profile.parse(profile)
         missing, unknown = check_ids((s.doc_id for s in self.samples), generations)
-        verifier = get_verifier(Kind.CLASSIFICATION, profile)
-        strict = get_verifier(Kind.CLASSIFICATION, Profile.STRICT)
+        verifier = self.verifier(profile)
+        strict = verifier if profile is Profile.STRICT else self.verifier(Profile.STRICT)
         n_strict = n_official = official_errors = 0
         failures: Counter[str] = Counter()
         samples: list[dict[str, Any]] = []
@@ -80,16 +108,17 @@ class ClassificationTask:
             if text is None:
                 failures["missing"] += 1
                 continue
-            strict_score = strict.score(text, ClassificationTarget(s.class_name))
+            strict_score = strict.score_parsed(strict.parse(text), ClassificationTarget(s.class_name))
             n_strict += strict_score.components["accuracy"] == 1.0
             if strict_score.parse != "ok":
                 failures[strict_score.parse] += 1
             match = official_eval_match(text, s.class_name)
             n_official += match.correct
             official_errors += match.error
-            reward = (
-                strict_score if profile is Profile.STRICT else verifier.score(text, f"<answer>{s.class_name}</answer>")
-            )
+            if profile is Profile.STRICT:
+                reward = strict_score
+            else:  # the official reward's own reading
+                reward = verifier.score_parsed(verifier.parse(text), f"<answer>{s.class_name}</answer>")
             samples.append(
                 score_record(
                     s.doc_id,
@@ -101,8 +130,8 @@ class ClassificationTask:
                 )
             )
         n = len(self.samples)
-        acc_strict = 100.0 * n_strict / n if n else None
-        acc_official = 100.0 * n_official / n if n else None
+        acc_strict = accuracy_percent(n_strict, n)
+        acc_official = accuracy_percent(n_official, n)
         metrics: dict[str, Any] = {
             "accuracy": acc_strict if profile is Profile.STRICT else acc_official,
             "accuracy_strict": acc_strict,

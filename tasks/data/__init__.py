@@ -15,6 +15,11 @@ DIR/stanford_cars/split_zhou_StanfordCars.json + <impath>  (impath like cars_tes
 DIR/fgvc_aircraft/variants.txt + images_variant_{train,val,test}.txt + images/<image_id>.jpg
 ```
 
+Training reads the train counterparts (never the files above: `vrft train` refuses them unless asked, see
+`tasks.detection.train`): ``DIR/coco/annotations/instances_train2017.json`` + ``DIR/coco/train2017/``,
+``DIR/lvis/annotations/lvis_v1_train.json`` (images by ``coco_url`` as above), ``DIR/lisa/ReasonSeg/train/``
+and the ``train`` splits of the classification files.
+
 The format details are in the module docstrings: `tasks.data.detection` (COCO, LVIS),
 `tasks.data.classification` (CoOp split files, FGVC-Aircraft), `tasks.data.lisa` (ReasonSeg);
 `tasks.data.layout` checks a tree and says where to download what is missing.
@@ -22,12 +27,20 @@ The format details are in the module docstrings: `tasks.data.detection` (COCO, L
 Every problem with the data raises `DataError` (a `ValueError`) whose message names the file, the
 sample and what was expected, so a broken download is diagnosed without a debugger. Loaders never
 hold decoded images: samples carry `ImageRef` paths.
+
+Paths stay inside the data root: an image path an annotation names (COCO ``file_name``, LVIS
+``coco_url``, CoOp ``impath``, an FGVC-Aircraft image id) that is absolute or climbs out of its
+dataset's image folder with ``..`` is refused with a `DataError` naming the file and the entry
+(`data_path`), so a hostile annotation file cannot make vrft read, send to a model server or embed in a
+report a file from elsewhere. The check is lexical (symlinks placed inside the data root are followed);
+``--allow-outside-data-root`` (environment ``VRFT_ALLOW_OUTSIDE_DATA_ROOT=1``) lifts it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -87,15 +100,63 @@ def as_float(value: object, where: str, name: str) -> float:
     return float(value)
 
 
-def image_size(path: Path, where: str) -> tuple[int, int]:
-    """(width, height) from the image header; PIL parses the header only, nothing is decoded."""
+def image_size(path: Path, where: str, *, unknown_ok: bool = False) -> tuple[int, int]:
+    """(width, height) from the image header; PIL parses the header only, nothing is decoded.
+
+    `unknown_ok`: an image that is missing or whose header cannot be read gives ``(0, 0)`` (size unknown)
+    instead of a `DataError`: an evaluation then sends the request anyway, and the backend records it as
+    failed with the reason when it loads the pixels (one bad image never stops a run).
+    """
     try:
         with Image.open(path) as im:
             return int(im.size[0]), int(im.size[1])
     except FileNotFoundError:
+        if unknown_ok:
+            return 0, 0
         raise DataError(f"{where}: image file not found: {path}") from None
-    except (OSError, SyntaxError) as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        if unknown_ok:
+            return 0, 0
         raise DataError(f"{where}: cannot read the image header of {path}: {e}") from None
+
+
+ALLOW_OUTSIDE_ENV = "VRFT_ALLOW_OUTSIDE_DATA_ROOT"
+
+
+def outside_allowed() -> bool:
+    """Whether data paths may leave the data root (``--allow-outside-data-root``, or the environment)."""
+    return os.environ.get(ALLOW_OUTSIDE_ENV, "") not in ("", "0")
+
+
+def allow_outside_data_root(allowed: bool = True) -> None:
+    """Lift (or restore) the data-root check for this process and the processes it starts."""
+    if allowed:
+        os.environ[ALLOW_OUTSIDE_ENV] = "1"
+    else:
+        os.environ.pop(ALLOW_OUTSIDE_ENV, None)
+
+
+def data_path(base: Path, rel: str, where: str, field: str) -> Path:
+    """``base / rel`` for a path `rel` read from a data file (`where` names file and entry, `field` the
+    key), refused unless it stays inside `base`: an absolute path or a ``..`` leading out is a `DataError`
+    (unless `outside_allowed`). Lexical: symlinks inside `base` are the user's and are followed."""
+    if "\0" in rel:
+        raise DataError(f"{where}: {field} {rel!r} contains a NUL byte; expected a relative file path")
+    path = Path(base) / rel
+    if outside_allowed():
+        return path
+    root = os.path.normpath(base)
+    target = os.path.normpath(path)
+    try:
+        inside = not os.path.isabs(rel) and os.path.commonpath([root, target]) == root
+    except ValueError:  # one absolute, one relative
+        inside = False
+    if not inside:
+        raise DataError(
+            f"{where}: {field} {rel!r} points outside {base}; data paths must stay inside the data root "
+            f"(fix the entry, or pass --allow-outside-data-root / set {ALLOW_OUTSIDE_ENV}=1 if it is meant)"
+        )
+    return path
 
 
 def check_images(data: Any, limit: int | None = None) -> list[Path]:
@@ -131,16 +192,20 @@ from tasks.data.detection import DetectionData, load_coco_detection, load_lvis_d
 from tasks.data.lisa import lisa_instructions, load_lisa  # noqa: E402
 
 __all__ = [
+    "ALLOW_OUTSIDE_ENV",
     "CLASSIFICATION_DATASETS",
     "ClassificationData",
     "DataError",
     "DetectionData",
+    "allow_outside_data_root",
     "check_images",
+    "data_path",
     "image_size",
     "lisa_instructions",
     "load_classification",
     "load_coco_detection",
     "load_lisa",
     "load_lvis_detection",
+    "outside_allowed",
     "read_json",
 ]

@@ -19,10 +19,12 @@ Layout under the data root ``DIR`` (these splits give exactly the paper's test s
   ``images_variant_<split>.txt`` holds lines ``<image_id> <variant name>``, and the name may contain
   spaces (``1234567 Cessna 172``).
 
-`Sample.doc_id` is the image path as written in the index (relative to the image folder above).
-Image sizes are read from each file's header with PIL (no decode) when ``read_sizes=True``, which
-also proves every image is there; ``read_sizes=False`` records 0x0 and touches no image, for
-re-scoring where the pixels are absent.
+`Sample.doc_id` is the image path as written in the index (relative to the image folder above); a path
+that leads outside the image folder is refused (`tasks.data.data_path`). Image sizes are read from each
+file's header with PIL (no decode) when ``read_sizes=True``, which also proves every image is there;
+``read_sizes=False`` records 0x0 and touches no image, for re-scoring where the pixels are absent;
+``unreadable_ok=True`` records 0x0 for the images that are missing or unreadable (an evaluation sends
+those requests anyway and records each as failed with its reason).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.data import DataError, image_size, read_json
+from tasks.data import DataError, data_path, image_size, read_json
 from tasks.spec import ClassificationSample, ImageRef
 
 SPLITS = ("train", "val", "test")
@@ -168,7 +170,7 @@ def _aircraft_entries(folder: Path, split: str) -> tuple[list[str], list[tuple[s
 
 
 def load_classification(
-    dataset: str, root: Path, split: str = "test", *, read_sizes: bool = True
+    dataset: str, root: Path, split: str = "test", *, read_sizes: bool = True, unreadable_ok: bool = False
 ) -> ClassificationData:
     """Load `split` of `dataset` (flowers102, pets37, aircraft, cars196) from the data root `root`."""
     if split not in SPLITS:
@@ -189,8 +191,9 @@ def load_classification(
         if impath in seen:
             raise DataError(f"{source}: {split}[{i}]: image {impath!r} listed twice")
         seen.add(impath)
-        path = image_dir / impath
-        w, h = image_size(path, f"{dataset} {split}[{i}] ({source})") if read_sizes else (0, 0)
+        where = f"{dataset} {split}[{i}] ({source})"
+        path = data_path(image_dir, impath, where, "image path")
+        w, h = image_size(path, where, unknown_ok=unreadable_ok) if read_sizes else (0, 0)
         samples.append(
             ClassificationSample(doc_id=impath, image=ImageRef(path, w, h), label=label, class_name=class_names[label])
         )

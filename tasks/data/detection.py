@@ -30,7 +30,7 @@ from typing import Any, Literal, NoReturn
 
 import numpy as np
 
-from tasks.data import DataError, as_float, as_int, read_json, require_keys
+from tasks.data import DataError, as_float, as_int, data_path, read_json, require_keys
 from tasks.spec import ImageRef
 
 DetectionKind = Literal["coco", "lvis"]
@@ -273,14 +273,15 @@ def _load(ann_path: Path, kind: DetectionKind, image_path: Callable[[dict[str, A
 
 
 def load_coco_detection(ann_path: Path, image_dir: Path) -> DetectionData:
-    """Read a COCO instances file; image paths are ``image_dir / file_name`` (not checked here)."""
+    """Read a COCO instances file; image paths are ``image_dir / file_name`` (not checked for existence
+    here; a ``file_name`` leading outside `image_dir` is refused: `tasks.data.data_path`)."""
     ann_path, image_dir = Path(ann_path), Path(image_dir)
 
     def image_path(img: dict[str, Any], where: str) -> Path:
         name = img["file_name"]
         if not isinstance(name, str) or not name:
             raise DataError(f"{where}: 'file_name' must be a non-empty string, got {name!r}")
-        return image_dir / name
+        return data_path(image_dir, name, where, "'file_name'")
 
     return _load(ann_path, "coco", image_path)
 
@@ -308,6 +309,8 @@ def load_lvis_detection(ann_path: Path, image_roots: Sequence[Path]) -> Detectio
         if not isinstance(url, str) or url.count("/") < 1:
             raise DataError(f"{where}: 'coco_url' must be a URL ending in <split>/<file>, got {url!r}")
         rel = lvis_relative_path(url)
+        for root in roots:
+            data_path(root, rel, where, "'coco_url'")  # its last two parts must stay inside every root
         if len(roots) > 1:
             for root in roots:
                 cand = root / rel

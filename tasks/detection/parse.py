@@ -1,6 +1,6 @@
 """Reading a detection answer: ``[{'Position': [x1, y1, x2, y2], 'Confidence': c}, ...]``.
 
-Two readers, one per profile:
+The prompt that asks for it is `tasks.detection.prompt`. Readers, one per profile:
 
 * `parse_strict` — a small tokenizer and recursive-descent reader for the Python-literal subset the
   models write (lists, dicts, quoted strings, numbers). Never ``eval``. Each list item is validated on
@@ -9,7 +9,11 @@ Two readers, one per profile:
   A truncated list keeps its complete items (fixes D8). A fast regular-expression path handles the
   canonical well-formed answer; a property test checks it agrees with the general reader.
 * `official_extract_bbox` — the official ``extract_bbox`` (PROTOCOL §5.3 step 3): slice between the
-  first tags, "truncation repair", quote swap, ``json.loads``. JSON is data, not code.
+  first tags, "truncation repair", quote swap, ``json.loads``. JSON is data, not code. The official
+  repository calls it on two different preparations of the text, so the `official` profile has two
+  readings of one completion: `official_reward_reading` (``grpo.py``'s reward: the first single-line
+  answer block, *then* the ``[[``/newline clean-up) and `official_eval_reading` (the eval script: the
+  clean-up, including ``, ...``, *before* the tag search, so a multi-line answer is found).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import math
 import re
 from typing import Any, NamedTuple
 
-from tasks.answer import ANSWER_CLOSE, ANSWER_OPEN
+from tasks.answer import ANSWER_CLOSE, ANSWER_OPEN, official_first_answer
+from tasks.geometry import NORM
+from tasks.geometry import clip_norm1000 as _clip
 
-NORM = 1000.0
 MAX_ITEMS = 1000  # more predictions than this are ignored (and counted): bounds the matching cost
 MAX_DEPTH = 16
 
@@ -195,10 +200,6 @@ def _finite(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _clip(v: float) -> float:
-    return 0.0 if v < 0.0 else NORM if v > NORM else v
-
-
 def validate_item(item: Any) -> PredBox | str:
     """A parsed list item -> a box, or the reason it is malformed."""
     if not isinstance(item, dict):
@@ -314,7 +315,7 @@ def parse_general(text: str) -> DetectionParse:
 
 
 # --------------------------------------------------------------------------------------------
-# Official reader (PROTOCOL §5.3 step 3 and §6.2); reproduced exactly, quirks included.
+# Official readers (PROTOCOL §5.3 step 3 and §6.2); reproduced exactly, quirks included.
 
 
 def official_extract_bbox(response: str) -> Any:
@@ -332,3 +333,37 @@ def official_extract_bbox(response: str) -> Any:
         return json.loads(content.replace("'", '"'))
     except json.JSONDecodeError:
         return None
+
+
+def official_reward_reading(completion: str) -> list[Any] | None:
+    """The official *reward*'s reading of a completion (``grpo.py``, PROTOCOL §5.3): the stripped first
+    single-line answer block (else the whole stripped completion), re-wrapped in answer tags, ``[[``,
+    ``]]`` and newlines removed, `official_extract_bbox`, then duplicates removed (first occurrence of
+    each Position, by list equality). None where the official rule path scores 0: nothing read, not a
+    list of dicts, or any exception of that code (its try/except)."""
+    try:
+        match = official_first_answer(completion)
+        student = match.strip() if match is not None else completion.strip()
+        student = ("<answer>" + student + "</answer>").replace("[[", "[").replace("]]", "]").replace("\n", "")
+        boxes = official_extract_bbox(student)
+        if boxes is None or type(boxes[0]) is not dict:
+            return None
+        seen: list[Any] = []
+        unique = []
+        for box in boxes:
+            if box["Position"] not in seen:
+                seen.append(box["Position"])
+                unique.append(box)
+        return unique
+    except Exception:
+        return None
+
+
+def official_eval_reading(response: str) -> Any:
+    """The official *eval*'s reading of a response (PROTOCOL §6.2): ``[[``, ``]]``, newlines and
+    ``, ...`` removed *before* the first single-line answer block is searched (else the whole cleaned
+    text), then `official_extract_bbox`. Returns what that returns (None, or any JSON value)."""
+    cleaned = response.replace("[[", "[").replace("]]", "]").replace("\n", "").replace(", ...", "")
+    match = official_first_answer(cleaned)
+    inner = match.strip() if match is not None else cleaned.strip()
+    return official_extract_bbox("<answer>" + inner + "</answer>")

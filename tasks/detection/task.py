@@ -7,33 +7,45 @@ categories: pairs the protocol did not query only contribute false negatives, as
 
 Protocols (``protocol=`` task argument, recorded in every manifest):
 * ``direct``: the detection prompt for every image × category ("No Objects" = no boxes);
-* ``two-stage``: the evaluated model first answers our existence question (tasks.prompts), and is
-  asked for boxes only where it says yes;
+* ``two-stage``: the evaluated model first answers our existence question (tasks.detection.prompt),
+  and is asked for boxes only where it says yes;
 * ``exist-map=FILE``: replay an official exist map (``{"<image_id>": [category names]}``);
 * ``oracle``: query only the categories present in the ground truth (the first official release).
+
+Scoring reads each completion once per reading: strict hands the reward's reading
+(`StrictDetection.parse`) to the metric (`tasks.detection.metric.strict_results`); official keeps the
+official repository's two readings, the reward's (`OfficialDetection.parse`) and the eval's
+(`official_eval_results`), each done once.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.answer import extract_answer
-from tasks.base import Request, TaskScore, check_ids, score_record
+from tasks.base import Request, TaskScore, TrainPool, Verifier, check_ids, score_record
 from tasks.data import DataError
 from tasks.data.detection import DetectionData, load_coco_detection, load_lvis_detection
-from tasks.detection.results import official_eval_results, strict_eval_results
-from tasks.detection.rewards import DetectionTarget
-from tasks.prompts import detection_prompt, existence_prompt
+from tasks.detection.metric import (
+    detection_metrics,
+    official_eval_results,
+    reward_means,
+    strict_results,
+    suspects,
+)
+from tasks.detection.prompt import detection_prompt, existence_prompt, says_yes
+from tasks.detection.rewards import VERIFIERS, DetectionTarget
+from tasks.rewards import build_verifier
 from tasks.spec import Kind, Profile
-from tasks.verifiers import get_verifier
 
 PROTOCOLS = ("direct", "two-stage", "oracle", "exist-map=FILE")
+EVAL_ANNOTATIONS = {"coco": "coco/annotations/instances_val2017.json", "lvis": "lvis/annotations/lvis_v1_val.json"}
+"""Dataset -> its evaluation annotation file, relative to the data root."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +87,17 @@ class DetectionTask:
 
     # ---- data -------------------------------------------------------------------------------
 
+    @property
+    def eval_annotations(self) -> Path:
+        """The evaluation annotation file under the data root (what `data` reads)."""
+        return self.data_root / EVAL_ANNOTATIONS[self.spec.dataset]
+
     @cached_property
     def data(self) -> DetectionData:
         root = self.data_root
         if self.spec.dataset == "coco":
-            return load_coco_detection(root / "coco/annotations/instances_val2017.json", root / "coco/val2017")
-        return load_lvis_detection(root / "lvis/annotations/lvis_v1_val.json", [root / "lvis", root / "coco"])
+            return load_coco_detection(self.eval_annotations, root / "coco/val2017")
+        return load_lvis_detection(self.eval_annotations, [root / "lvis", root / "coco"])
 
     @cached_property
     def category_ids(self) -> dict[str, int]:
@@ -168,13 +185,36 @@ class DetectionTask:
 
     # ---- scoring ----------------------------------------------------------------------------
 
+    def train_pool(
+        self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
+    ) -> TrainPool:
+        """Training rows from an annotation source, grouped for sampling (`tasks.detection.train`)."""
+        from tasks.detection.train import train_pool  # it subclasses / builds this task: imported on use
+
+        return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
+
+    def train_rows(
+        self,
+        ids: Iterable[str],
+        annotations: Path | None = None,
+        images: Path | None = None,
+        *,
+        allow_eval_set: bool = False,
+    ) -> list[Request]:
+        """The training rows of sample `ids` (of ``train_pool(annotations, images)``), in that order."""
+        return self.train_pool(annotations, images, allow_eval_set=allow_eval_set).select(ids)
+
+    def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
+        """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
+        return build_verifier(self.kind.value, VERIFIERS, profile, **options)
+
     def score(self, generations: Mapping[str, str], profile: Profile) -> TaskScore:
         profile = Profile.parse(profile)
         stage1_ids = [r.request_id for r in self.requests()] if self.protocol == "two-stage" else []
         detection = list(self.followup_requests(generations)) if stage1_ids else list(self.requests())
         missing, unknown = check_ids([*stage1_ids, *(r.request_id for r in detection)], generations)
-        convert = official_eval_results if profile is Profile.OFFICIAL else strict_eval_results
-        verifier = get_verifier(Kind.DETECTION, profile)
+        official = profile is Profile.OFFICIAL
+        verifier = self.verifier(profile)
         results: list[dict[str, Any]] = []
         samples: list[dict[str, Any]] = []
         failures: Counter[str] = Counter()
@@ -185,25 +225,27 @@ class DetectionTask:
                 continue
             image_id, cat_id = (int(x) for x in req.request_id.split(":"))
             ref = self.data.images[image_id]
-            conv = convert(text, image_id, cat_id, ref.width, ref.height)
+            parsed = verifier.parse(text)  # the reward's reading, done once
+            if official:
+                target: Any = req.solution
+                conv = official_eval_results(text, image_id, cat_id, ref.width, ref.height)  # the eval's reading
+            else:
+                target = DetectionTarget.from_pixels(self.data.gt_boxes(image_id, cat_id), ref.width, ref.height)
+                conv = strict_results(parsed, image_id, cat_id, ref.width, ref.height)
             results.extend(conv.results)
             counters["errors"] += conv.error_count
             counters["malformed_items"] += conv.n_malformed
             counters["degenerate_boxes"] += conv.n_degenerate
             if conv.failure:
                 failures[conv.failure] += 1
-            if profile is Profile.OFFICIAL:
-                target: Any = req.solution
-            else:
-                target = DetectionTarget.from_pixels(self.data.gt_boxes(image_id, cat_id), ref.width, ref.height)
-            s = verifier.score(text, target)
+            s = verifier.score_parsed(parsed, target)
             samples.append(score_record(req.request_id, s.components, s.parse, n_results=len(conv.results)))
         from tasks.metrics.coco import OfficialEvaluatorError
 
         try:
             metrics = self._metrics(results, profile)
         except OfficialEvaluatorError as err:
-            raise OfficialEvaluatorError(f"{self.name}: {err}{_suspects(results, generations)}") from err
+            raise OfficialEvaluatorError(f"{self.name}: {err}{suspects(results, generations)}") from err
         metrics.update(
             protocol=self.protocol,
             n_requests=len(stage1_ids) + len(detection),
@@ -212,84 +254,15 @@ class DetectionTask:
             parse_failures=dict(sorted(failures.items())),
             **{k: counters[k] for k in ("errors", "malformed_items", "degenerate_boxes")},
         )
-        metrics["reward_mean"] = _reward_means(samples, verifier.components)
+        metrics["reward_mean"] = reward_means(samples, verifier.components)
         return TaskScore(metrics, samples, missing, unknown)
 
     def _metrics(self, results: list[dict[str, Any]], profile: Profile) -> dict[str, Any]:
-        from tasks.metrics import coco_bbox_eval, coco_ov_summary, lvis_bbox_eval
-
-        names = {cid: name for name, cid in self.category_ids.items()}
-        ids = [self.category_ids[n] for n in self.spec.categories]
-        official = profile is Profile.OFFICIAL
-        out: dict[str, Any] = {}
-        if self.spec.dataset == "coco":
-            m = coco_bbox_eval(self.data.gt, results, ids, image_ids=self.image_ids, official=official)
-            per_class = {cid: m.per_class[cid].ap for cid in ids}
-            out["mAP"], out["AP50"] = m.map, m.map50
-        else:
-            lm = lvis_bbox_eval(self.data.gt, results, ids, official=official)
-            m = lm
-            standard = {cid: lm.per_class[cid].ap for cid in ids}
-            area_mean = {cid: lm.per_class[cid].ap_official_area_mean for cid in ids}
-            # The official notebook's per-class number averages the four area ranges (D20); the
-            # official profile reports it as the headline and keeps the standard one beside it.
-            per_class = area_mean if profile is Profile.OFFICIAL else standard
-            out["mAP"] = lm.map_official_area_mean if profile is Profile.OFFICIAL else lm.map
-            out["mAP_standard"], out["mAP_official_area_mean"] = lm.map, lm.map_official_area_mean
-            out["AP50"] = lm.map50
-        for cid in ids:
-            out[f"AP/{names[cid]}"] = per_class[cid]
-            out[f"AP50/{names[cid]}"] = m.per_class[cid].ap50
-        if self.spec.novel:
-            summary = coco_ov_summary(
-                per_class,
-                [self.category_ids[n] for n in self.spec.novel],
-                [self.category_ids[n] for n in self.spec.base],
-                official=official,
-            )
-            out.update(summary)
-        out["warnings"] = [_name_categories(w, names) for w in m.warnings]
-        return out
-
-
-def _name_categories(warning: str, names: Mapping[int, str]) -> str:
-    """Category ids in a metric warning -> ``id (name)``, so the user sees which classes."""
-    head, sep, rest = warning.partition(": ")
-    if not sep or not head.startswith("categor"):
-        return warning
-    word, _, ids = head.partition(" ")
-    shown = ", ".join(f"{i} ({names.get(int(i), '?')})" for i in ids.split(", ") if i.strip().isdigit())
-    return f"{word} {shown}: {rest}" if shown else warning
-
-
-def _suspects(results: Sequence[Mapping[str, Any]], generations: Mapping[str, str]) -> str:
-    """The requests whose Confidence is not a number (what makes the official evaluator raise)."""
-
-    def offenders(test: Any) -> dict[str, Any]:
-        bad: dict[str, Any] = {}
-        for r in results:
-            if test(r["score"]):
-                bad.setdefault(f"{r['image_id']}:{r['category_id']}", r["score"])
-        return bad
-
-    # a string/null/list score makes the evaluator raise; failing that, a class whose scores are all
-    # booleans does (numpy refuses to negate a boolean array in accumulate)
-    bad = offenders(lambda v: not isinstance(v, int | float)) or offenders(lambda v: isinstance(v, bool))
-    if not bad:
-        return ""
-    shown = "; ".join(
-        f"request {rid} (Confidence {score!r}; generation {generations.get(rid, '')[:120]!r})"
-        for rid, score in list(bad.items())[:5]
-    )
-    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-    return f". Requests with a non-numeric Confidence: {shown}{more}"
-
-
-def says_yes(answer: str) -> bool:
-    """Our stage-1 reading: the answer block (or the whole text) starts with "yes"."""
-    span = extract_answer(answer)
-    text = (span.text if span is not None else answer).strip().strip("'\"").lower()
-    return text.startswith("yes")
+        spec = self.spec
+        return detection_metrics(
+            self.data, spec.dataset, self.category_ids, spec.categories, (spec.novel, spec.base),
+            self.image_ids, results, profile,
+        )  # fmt: skip
 
 
 def _parse_protocol(protocol: str) -> tuple[str, Path | None]:
@@ -298,9 +271,3 @@ def _parse_protocol(protocol: str) -> tuple[str, Path | None]:
     if protocol.startswith("exist-map="):
         return "exist-map", Path(protocol.split("=", 1)[1])
     raise ValueError(f"unknown detection protocol {protocol!r}: expected one of {PROTOCOLS}")
-
-
-def _reward_means(samples: Sequence[Mapping[str, Any]], components: Sequence[str]) -> dict[str, float | None]:
-    if not samples:
-        return {c: None for c in (*components, "total")}
-    return {c: sum(float(s[c]) for s in samples) / len(samples) for c in (*components, "total")}

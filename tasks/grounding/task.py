@@ -1,47 +1,31 @@
 """LISA ReasonSeg reasoning grounding (paper Table 5): one request per item (first instruction).
 
-``request_id = "<split>/<name>"`` over the val and test splits. Box mIoU per split:
-* official: the first ``(int,int),(int,int)`` (whitespace allowed around every number) anywhere in
-  the untrimmed decode (prompt text included, D22), divided by 1000, against ``shapes[0]``'s box
-  / (w, h, w, h), IoU = I/(U + 1e-6) (§6.5);
-* strict: the first box of the answer block (corners sorted, clipped) against the box of all target
-  polygons (every shape not labelled ``ignore``/``flag``; ``shapes[0]`` if none), exact IoU.
-A missing or unreadable answer scores 0 in both. gIoU / cIoU need masks (`tasks.metrics.giou_ciou`).
+``request_id = "<split>/<name>"`` over the val and test splits. Box mIoU per split
+(`tasks.grounding.metric`): official, the official eval's reading of the untrimmed decode against
+``shapes[0]``'s box; strict, the reward's reading against the box of all target polygons (every shape
+not labelled ``ignore``/``flag``; ``shapes[0]`` if none). Scoring reads each completion once per
+reading: strict hands the reward's reading (`StrictGrounding.parse`) to the metric; official keeps the
+official repository's two readings (reward and eval), each done once.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from tasks.answer import extract_answer
-from tasks.base import Request, TaskScore, check_ids, score_record
+from tasks.base import Request, TaskScore, TrainPool, Verifier, check_ids, score_record
+from tasks.data import DataError
 from tasks.data.lisa import LISA_SPLITS, load_lisa
-from tasks.geometry import official_lisa_norm1000
-from tasks.grounding.rewards import GroundingTarget, parse_box_strict
-from tasks.metrics import box_iou, box_iou_official
-from tasks.prompts import grounding_prompt
-from tasks.spec import GroundingSample, Kind, Profile
-from tasks.verifiers import get_verifier
-
-# Qwen2_VL_lisa_infere.py: whitespace allowed around every number and between the two tuples (so a
-# box split over two lines matches); the first match of re.findall = the first re.search match.
-_OFFICIAL_EVAL_BOX = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*,\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)")
-
-
-def official_eval_box(decoded: str) -> tuple[float, float, float, float] | None:
-    """The official eval's box: the first match in the decoded text, each integer divided by 1000."""
-    m = _OFFICIAL_EVAL_BOX.search(decoded)
-    if m is None:
-        return None
-    x1, y1, x2, y2 = (int(v) / 1000 for v in m.groups())
-    return x1, y1, x2, y2
+from tasks.geometry import official_lisa_norm1000, points_to_xyxy
+from tasks.grounding.metric import miou_percent, official_eval_iou, strict_eval_iou
+from tasks.grounding.prompt import grounding_prompt
+from tasks.grounding.rewards import VERIFIERS, GroundingTarget
+from tasks.rewards import build_verifier
+from tasks.spec import GroundingSample, ImageRef, Kind, Profile
 
 
 def official_solution(sample: GroundingSample) -> str:
@@ -57,8 +41,7 @@ def strict_gt_box(sample: GroundingSample) -> tuple[float, float, float, float]:
     pts = [p for label, poly in sample.polygons if label.lower() not in ("ignore", "flag") for p in poly]
     if not pts:
         return tuple(float(v) for v in sample.gt_xyxy)  # type: ignore[return-value]
-    arr = np.asarray(pts, dtype=np.float64)
-    return (float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 0].max()), float(arr[:, 1].max()))
+    return points_to_xyxy(pts)
 
 
 class GroundingTask:
@@ -87,28 +70,64 @@ class GroundingTask:
         # official eval decodes 128 tokens (answers are often cut off, D22); strict allows the training length
         self.max_new_tokens = max_new_tokens or (128 if prompt == "official" else 256)
         self.args: dict[str, Any] = {"prompt": prompt, "splits": ",".join(self.splits), "limit": limit}
+        self._recorded_sizes: dict[str, tuple[int, int]] = {}
 
     @cached_property
     def samples(self) -> dict[str, GroundingSample]:
+        """The items; an unreadable image gets size 0x0 (unknown) or the size a run recorded for it, and its
+        request goes out anyway (the backend records it as failed, with the reason)."""
         out: dict[str, GroundingSample] = {}
         for split in self.splits:
-            items = load_lisa(self.data_root, split)
+            items = load_lisa(self.data_root, split, unreadable_ok=True)
             for s in items[: self.limit] if self.limit is not None else items:
-                out[f"{split}/{s.doc_id}"] = s
+                rid = f"{split}/{s.doc_id}"
+                if s.image.width <= 0 and rid in self._recorded_sizes:
+                    s = replace(s, image=ImageRef(s.image.path, *self._recorded_sizes[rid]))
+                out[rid] = s
         return out
+
+    def use_image_sizes(self, sizes: Mapping[str, tuple[int, int]]) -> None:
+        """Image sizes a run recorded (request id -> (width, height)), standing in for images whose header
+        cannot be read now: a run is re-scored from its files alone, even when its images are gone."""
+        self._recorded_sizes = dict(sizes)
+        self.__dict__.pop("samples", None)
 
     def requests(self) -> Iterator[Request]:
         for rid, s in self.samples.items():
             prompt = grounding_prompt(s.instruction, self.prompt_style)
-            yield Request(rid, s.image, prompt.text, prompt.system, self.max_new_tokens, official_solution(s))
+            solution = official_solution(s) if s.image.width > 0 and s.image.height > 0 else ""  # size unknown
+            yield Request(rid, s.image, prompt.text, prompt.system, self.max_new_tokens, solution)
 
     def followup_requests(self, stage1: Mapping[str, str]) -> Iterator[Request]:
         return iter(())
 
+    def train_pool(
+        self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
+    ) -> TrainPool:
+        """Training rows from an annotation source, grouped for sampling (`tasks.grounding.train`)."""
+        from tasks.grounding.train import train_pool  # it subclasses / builds this task: imported on use
+
+        return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
+
+    def train_rows(
+        self,
+        ids: Iterable[str],
+        annotations: Path | None = None,
+        images: Path | None = None,
+        *,
+        allow_eval_set: bool = False,
+    ) -> list[Request]:
+        """The training rows of sample `ids` (of ``train_pool(annotations, images)``), in that order."""
+        return self.train_pool(annotations, images, allow_eval_set=allow_eval_set).select(ids)
+
+    def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
+        """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
+        return build_verifier(self.kind.value, VERIFIERS, profile, **options)
+
     def score(self, generations: Mapping[str, str], profile: Profile) -> TaskScore:
         profile = Profile.parse(profile)
         missing, unknown = check_ids(self.samples, generations)
-        verifier = get_verifier(Kind.GROUNDING, profile)
+        verifier = self.verifier(profile)
         ious: dict[str, list[float]] = {split: [] for split in self.splits}
         failures: Counter[str] = Counter()
         samples: list[dict[str, Any]] = []
@@ -120,35 +139,24 @@ class GroundingTask:
                 ious[split].append(0.0)
                 failures["missing"] += 1
                 continue
-            iou, reason = self._eval_iou(s, req, text, profile)
+            if s.image.width <= 0 or s.image.height <= 0:
+                raise DataError(
+                    f"{self.name}: {req.request_id}: an answer exists but the size of {s.image.path} is unknown "
+                    "(the image is missing or unreadable, and no run recorded its size); restore the image, or "
+                    "re-score the run directory it was generated in (vrft score RUN_DIR)"
+                )
+            parsed = verifier.parse(text)  # the reward's reading, done once
+            if profile is Profile.OFFICIAL:
+                target: Any = req.solution
+                iou, reason = official_eval_iou(s, req.system, req.text, text)  # the eval's reading
+            else:
+                target = GroundingTarget.from_pixels(strict_gt_box(s), s.image.width, s.image.height)
+                iou, reason = strict_eval_iou(parsed, target)
             ious[split].append(iou)
             if reason:
                 failures[reason] += 1
-            target: Any = (
-                req.solution
-                if profile is Profile.OFFICIAL
-                else GroundingTarget.from_pixels(strict_gt_box(s), s.image.width, s.image.height)
-            )
-            reward = verifier.score(text, target)
+            reward = verifier.score_parsed(parsed, target)
             samples.append(score_record(req.request_id, reward.components, reward.parse, eval_iou=iou))
-        metrics: dict[str, Any] = {
-            f"mIoU_{split}": 100.0 * float(np.mean(v)) if v else None for split, v in ious.items()
-        }
+        metrics: dict[str, Any] = {f"mIoU_{split}": miou_percent(v) for split, v in ious.items()}
         metrics.update(n=len(self.samples), parse_failures=dict(sorted(failures.items())))
         return TaskScore(metrics, samples, missing, unknown)
-
-    def _eval_iou(self, s: GroundingSample, req: Request, text: str, profile: Profile) -> tuple[float, str | None]:
-        w, h = s.image.width, s.image.height
-        if profile is Profile.OFFICIAL:
-            decoded = "\n".join(x for x in (req.system, req.text, text) if x)  # the untrimmed decode
-            pred = official_eval_box(decoded)
-            if pred is None:
-                return 0.0, "no_box"
-            x1, y1, x2, y2 = (float(v) for v in s.gt_xyxy)
-            return box_iou_official(pred, (x1 / w, y1 / h, x2 / w, y2 / h)), None
-        span = extract_answer(text)
-        box = parse_box_strict(span.text) if span is not None else None
-        if box is None:
-            return 0.0, "no_answer" if span is None else "no_box"
-        gt = GroundingTarget.from_pixels(strict_gt_box(s), w, h).box
-        return box_iou(box, gt), None

@@ -14,12 +14,17 @@ What happens inside lmms-eval 0.7.3:
    the vrft task's ``score()`` once (cached for the task's other metrics) and returns the metric: the
    corpus metrics (COCO / LVIS mAP through pycocotools / lvis) are computed here, on the whole set.
 
+Nothing here is written per task: ``docs_<task>`` and ``aggregate_<metric>`` are made on first use for
+every row of `tasks.registry` (module ``__getattr__``), and the task files are generated from the same
+rows (`tasks.lmms_eval.generate`, ``vrft lmms-yaml``).
+
 So parsing and metrics are `tasks.*` code, the same as ``vrft score``. Settings come from the
 environment, read when lmms-eval builds the task (and recorded in every document):
 
 * ``VRFT_DATA_ROOT`` (required): the data root of ``vrft eval --data-root``.
 * ``VRFT_TASK_ARGS`` (optional): task arguments as ``vrft --task-arg`` takes them, ``;``-separated;
-  ``KEY=VALUE`` applies to every vrft task, ``TASK:KEY=VALUE`` to one (``limit=50;coco_ov:split=ovr48_17``).
+  ``KEY=VALUE`` applies to every vrft task that accepts it, ``SCOPE:KEY=VALUE`` to one task, group or
+  family (``limit=50;coco_ov:split=ovr48_17;detection:protocol=oracle``).
 * ``VRFT_PROFILE`` (optional): the scoring profile, ``strict`` (default) or ``official``.
 
 Requests that lmms-eval did not run (its ``--limit`` / ``--offset``) count as wrong answers, as with
@@ -35,14 +40,15 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from tasks.base import Task, TaskScore
-from tasks.registry import TASKS, get_task
+from tasks.chat import LMMS, chat_messages
+from tasks.registry import TASKS, get_task, parse_task_arg, resolve_task_args
 from tasks.spec import Profile
 
 log = logging.getLogger("vrft.lmms_eval")
@@ -51,21 +57,9 @@ ENV_DATA_ROOT = "VRFT_DATA_ROOT"
 ENV_TASK_ARGS = "VRFT_TASK_ARGS"
 ENV_PROFILE = "VRFT_PROFILE"
 
-_CLASSIFICATION = ("accuracy", "accuracy_strict", "accuracy_official", "missing")
-_DETECTION = ("mAP", "AP50", "missing")
-METRICS: dict[str, tuple[str, ...]] = {
-    "fgvc_flowers102": _CLASSIFICATION,
-    "fgvc_pets37": _CLASSIFICATION,
-    "fgvc_aircraft": _CLASSIFICATION,
-    "fgvc_cars196": _CLASSIFICATION,
-    "coco_fewshot": _DETECTION,
-    "lvis_fewshot": _DETECTION,
-    "coco_ov": ("mAPn", "mAPb", "mAPall", "missing"),
-    "lvis_ov": _DETECTION,
-    "lisa_grounding": ("mIoU_val", "mIoU_test", "missing"),
-}
-"""The lmms-eval metrics of each vrft task: keys of ``TaskScore.metrics`` (``missing``: requests lmms-eval
-did not run). Each task YAML lists exactly these (a test checks it)."""
+METRICS: dict[str, tuple[str, ...]] = {name: (*info.lmms_metrics, "missing") for name, info in TASKS.items()}
+"""The lmms-eval metrics of each vrft task: its registry row's `lmms_metrics` (keys of ``TaskScore.metrics``)
+and ``missing`` (requests lmms-eval did not run). Each generated task file lists exactly these."""
 
 
 @dataclass(frozen=True)
@@ -114,32 +108,16 @@ def _build_task(settings: Settings) -> Task:
 
 
 def parse_task_args(spec: str, task: str) -> dict[str, str]:
-    """The arguments of `task` in a ``VRFT_TASK_ARGS`` value (``;``-separated ``[TASK:]KEY=VALUE``).
-
-    A task-scoped item wins over a global one whatever the order. Raises ValueError naming the item.
-    """
-    common: dict[str, str] = {}
-    scoped: dict[str, str] = {}
+    """The arguments of `task` in a ``VRFT_TASK_ARGS`` value (``;``-separated ``[SCOPE:]KEY=VALUE``, SCOPE a
+    task, group or family), as ``vrft eval --task-arg`` reads them (`tasks.registry.parse_task_arg` and
+    `resolve_task_args`): the most specific scope wins whatever the order; an unscoped argument this task
+    does not accept is left to the others. Raises ValueError naming the item."""
+    args: dict[str, str] = {}
     for raw in spec.split(";"):
-        item = raw.strip()
-        if not item:
-            continue
-        lhs, sep, value = item.partition("=")
-        scope, colon, key = lhs.rpartition(":") if ":" in lhs else ("", "", lhs)
-        key = key.strip().replace("-", "_")
-        if not sep or not key or (colon and not scope.strip()):
-            raise ValueError(
-                f"{ENV_TASK_ARGS}: {item!r}: expected KEY=VALUE or TASK:KEY=VALUE, ';'-separated "
-                "(e.g. 'limit=50;coco_ov:split=ovr48_17')"
-            )
-        scope = scope.strip()
-        if scope and scope not in TASKS:
-            raise ValueError(f"{ENV_TASK_ARGS}: {item!r}: unknown vrft task {scope!r}: expected one of {sorted(TASKS)}")
-        if not scope:
-            common[key] = value.strip()
-        elif scope == task:
-            scoped[key] = value.strip()
-    return {**common, **scoped}
+        if raw.strip():
+            key, value = parse_task_arg(raw.strip(), option=ENV_TASK_ARGS)
+            args[key] = value
+    return resolve_task_args(task, args)
 
 
 def settings_from_env(task: str, environ: Mapping[str, str] | None = None) -> Settings:
@@ -198,17 +176,6 @@ def _process_docs(task: str) -> Callable[[Any], Any]:
     return process_docs
 
 
-docs_fgvc_flowers102 = _process_docs("fgvc_flowers102")
-docs_fgvc_pets37 = _process_docs("fgvc_pets37")
-docs_fgvc_aircraft = _process_docs("fgvc_aircraft")
-docs_fgvc_cars196 = _process_docs("fgvc_cars196")
-docs_coco_fewshot = _process_docs("coco_fewshot")
-docs_lvis_fewshot = _process_docs("lvis_fewshot")
-docs_coco_ov = _process_docs("coco_ov")
-docs_lvis_ov = _process_docs("lvis_ov")
-docs_lisa_grounding = _process_docs("lisa_grounding")
-
-
 # ---- rendering ----------------------------------------------------------------------------------
 
 
@@ -237,12 +204,7 @@ def doc_to_messages(
     doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """[system turn if the task sets one] + user turn = [image, text], as vrft's backends send it."""
-    messages: list[dict[str, Any]] = []
-    if doc.get("system") is not None:
-        messages.append({"role": "system", "content": [{"type": "text", "text": doc["system"]}]})
-    user = [{"type": "image", "url": open_rgb(doc["image_path"])}, {"type": "text", "text": doc["text"]}]
-    messages.append({"role": "user", "content": user})
-    return messages
+    return chat_messages(doc["text"], doc.get("system"), open_rgb(doc["image_path"]), LMMS)
 
 
 # ---- results and metrics ------------------------------------------------------------------------
@@ -307,14 +269,20 @@ def _aggregate(metric: str) -> Callable[[Sequence[Mapping[str, str]]], Any]:
     return aggregate
 
 
-aggregate_accuracy = _aggregate("accuracy")
-aggregate_accuracy_strict = _aggregate("accuracy_strict")
-aggregate_accuracy_official = _aggregate("accuracy_official")
-aggregate_mAP = _aggregate("mAP")
-aggregate_AP50 = _aggregate("AP50")
-aggregate_mAPn = _aggregate("mAPn")
-aggregate_mAPb = _aggregate("mAPb")
-aggregate_mAPall = _aggregate("mAPall")
-aggregate_mIoU_val = _aggregate("mIoU_val")
-aggregate_mIoU_test = _aggregate("mIoU_test")
-aggregate_missing = _aggregate("missing")
+@cache
+def _hook(name: str) -> Callable[..., Any]:
+    """``docs_<task>`` (process_docs of a registry task) or ``aggregate_<metric>`` (any task's metric)."""
+    kind, _, arg = name.partition("_")
+    if kind == "docs" and arg in TASKS:
+        return _process_docs(arg)
+    if kind == "aggregate" and any(arg in metrics for metrics in METRICS.values()):
+        return _aggregate(arg)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __getattr__(name: str) -> Callable[..., Any]:
+    """The per-task and per-metric hooks the task files name, made from the registry on first use (one
+    object per name, so lmms-eval and pickle see a stable function): ``docs_<task>``, ``aggregate_<metric>``."""
+    if name.startswith(("docs_", "aggregate_")):
+        return _hook(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

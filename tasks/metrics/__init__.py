@@ -1,11 +1,11 @@
 """Corpus metrics: thin adapters over the official implementations (pycocotools ``COCOeval``,
-``lvis.LVISEval``) plus accuracy and grounding IoU. Results are frozen data, never prints.
+``lvis.LVISEval``) plus grounding box/mask IoU. Results are frozen data, never prints. Each family's
+glue between its readings and these adapters is ``tasks/<family>/metric.py``.
 
 Importing this package stays light: lvis (which pulls in cv2 and matplotlib) is imported on the
 first ``lvis_bbox_eval`` call.
 """
 
-from tasks.metrics.accuracy import ClassificationMetrics, accuracy
 from tasks.metrics.coco import ClassAP, DetectionMetrics, coco_bbox_eval, coco_ov_summary
 from tasks.metrics.grounding import (
     box_iou,
@@ -24,11 +24,9 @@ from tasks.metrics.lvis import (
 
 __all__ = [
     "ClassAP",
-    "ClassificationMetrics",
     "DetectionMetrics",
     "LVISClassAP",
     "LVISDetectionMetrics",
-    "accuracy",
     "box_iou",
     "box_iou_official",
     "box_miou",

@@ -26,42 +26,28 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from tasks.geometry import OFFICIAL_LISA_EPS, iou_xyxy, official_lisa_iou
+
 logger = logging.getLogger(__name__)
 
-OFFICIAL_EPS = 1e-6  # the official scripts add this to every union
+OFFICIAL_EPS = OFFICIAL_LISA_EPS  # the official scripts add this to every union
 
 Box = Sequence[float]
 Polygon = Sequence[Sequence[float]]
 
 
-def _box_inter_union(a: Box, b: Box) -> tuple[float, float]:
-    """Intersection and union of two xyxy boxes; a box with x2 < x1 or y2 < y1 (swapped corners)
-    intersects nothing, so its IoU is 0 in both variants (the official result, D15)."""
-    if len(a) != 4 or len(b) != 4:
-        raise ValueError(f"boxes must be 4 numbers x1, y1, x2, y2; got {list(a)!r} and {list(b)!r}")
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(iw, 0.0) * max(ih, 0.0)
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    return inter, area_a + area_b - inter
-
-
 def box_iou_official(pred_norm: Box, gt_norm: Box) -> float:
-    """IoU as the official LISA eval computes it: I/(U + 1e-6) on normalised xyxy boxes.
-
-    A perfect box of area 0.04 therefore scores 0.04/0.040001 = 0.999975, not 1.
-    """
-    inter, union = _box_inter_union(pred_norm, gt_norm)
-    return inter / (union + OFFICIAL_EPS)
+    """IoU as the official LISA eval computes it: I/(U + 1e-6) on normalised xyxy boxes
+    (`tasks.geometry.official_lisa_iou`). A perfect box of area 0.04 scores 0.999975, not 1."""
+    return official_lisa_iou(pred_norm, gt_norm)
 
 
 def box_iou(pred: Box, gt: Box) -> float:
-    """Exact IoU = I/U in [0, 1]; 0 when the union is empty or either box is inverted."""
-    if pred[2] < pred[0] or pred[3] < pred[1] or gt[2] < gt[0] or gt[3] < gt[1]:
-        return 0.0
-    inter, union = _box_inter_union(pred, gt)
-    return inter / union if union > 0 else 0.0
+    """Exact IoU = I/U in [0, 1] (`tasks.geometry.iou_xyxy`); 0 when the union is empty or either box
+    is inverted."""
+    if len(pred) != 4 or len(gt) != 4:
+        raise ValueError(f"boxes must be 4 numbers x1, y1, x2, y2; got {list(pred)!r} and {list(gt)!r}")
+    return iou_xyxy(pred, gt)
 
 
 def box_miou(pred_boxes: Sequence[Box | None], gt_boxes: Sequence[Box], *, official: bool = False) -> float:

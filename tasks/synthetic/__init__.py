@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks.synthetic.classification import write_classification
-from tasks.synthetic.detection import write_coco, write_lvis
+from tasks.synthetic.detection import image_ids, write_coco, write_lvis
 from tasks.synthetic.lisa import write_lisa
 
 
@@ -30,6 +30,8 @@ class SyntheticSizes:
     """How much to write. Defaults are tiny (the whole tree in about a second).
 
     * `coco_images`, `lvis_images`: detection images (image 0 is always empty).
+    * `coco_train_images`, `lvis_train_images`: images of the train files (``instances_train2017.json``,
+      ``lvis_v1_train.json``: what k-shot training samples by default); 0 = no train file.
     * `lisa_items`: ReasonSeg items per split (val and test each).
     * `cls_classes`: classes per classification dataset (at most 10);
       `cls_train` / `cls_val` / `cls_test`: images per class in each split.
@@ -42,6 +44,8 @@ class SyntheticSizes:
     cls_train: int = 2
     cls_val: int = 1
     cls_test: int = 3
+    coco_train_images: int = 16
+    lvis_train_images: int = 16
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -60,17 +64,25 @@ class SyntheticSizes:
 def write_synthetic(out: Path, seed: int = 0, sizes: SyntheticSizes | None = None) -> dict[str, Path]:
     """Write the synthetic data root `out`; returns name -> main file.
 
-    Keys: ``root``; ``coco`` and ``lvis`` (annotation files); ``lisa`` (the ReasonSeg folder);
-    ``flowers102``, ``pets37``, ``cars196`` (CoOp split files) and ``aircraft`` (variants.txt).
-    Each part draws from its own random stream, so changing one size leaves the other parts' bytes
-    unchanged.
+    Keys: ``root``; ``coco`` and ``lvis`` (annotation files); ``coco_train`` and ``lvis_train`` (the train
+    files, when written); ``lisa`` (the ReasonSeg folder); ``flowers102``, ``pets37``, ``cars196`` (CoOp split
+    files) and ``aircraft`` (variants.txt). Each part draws from its own random stream, so changing one size
+    leaves the other parts' bytes unchanged.
     """
     sizes = sizes or SyntheticSizes()
     out = Path(out)
-    streams = np.random.SeedSequence(seed).spawn(4)
+    streams = np.random.SeedSequence(seed).spawn(6)  # the first four as before the train files existed
     paths: dict[str, Path] = {"root": out}
     paths["coco"] = write_coco(out, np.random.default_rng(streams[0]), sizes.coco_images)
     paths["lvis"] = write_lvis(out, np.random.default_rng(streams[1]), sizes.lvis_images)
+    if sizes.coco_train_images:
+        paths["coco_train"] = write_coco(
+            out, np.random.default_rng(streams[4]), sizes.coco_train_images, "train", image_ids(paths["coco"])
+        )
+    if sizes.lvis_train_images:
+        paths["lvis_train"] = write_lvis(
+            out, np.random.default_rng(streams[5]), sizes.lvis_train_images, "train", image_ids(paths["lvis"])
+        )
     paths["lisa"] = write_lisa(out, np.random.default_rng(streams[2]), sizes.lisa_items)
     paths.update(
         write_classification(

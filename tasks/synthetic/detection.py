@@ -1,4 +1,4 @@
-"""Synthetic COCO 2017 val and LVIS v1 val files, in the official json formats.
+"""Synthetic COCO 2017 and LVIS v1 files (val, and train for k-shot training), in the official json formats.
 
 Scenes: image 0 is empty; image i >= 1 holds its *primary* class (classes cycle so every drawn class
 occurs), with 2 instances when i % 3 == 0 and 3 when i % 6 == 0, plus up to two other classes. All
@@ -10,11 +10,14 @@ LVIS extras (federated evaluation): ``pos_category_ids`` = the drawn categories;
 categories per image are listed in ``neg_category_ids`` (every category is negative somewhere); on
 every fifth non-empty image the primary class is in ``not_exhaustive_category_ids`` (its instances
 are still all annotated, so the labels stay exact). Every eighth image has a ``train2017`` URL, as
-some real LVIS val images do.
+some real LVIS val images do. The train files (``instances_train2017.json`` + ``coco/train2017/``,
+``lvis_v1_train.json`` + ``lvis/train2017/``) are drawn the same way from their own random streams, with
+image ids disjoint from the val file's, as COCO's and LVIS's splits are.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -96,26 +99,36 @@ def _annotation(
     return ann
 
 
-def _image_ids(rng: np.random.Generator, n: int) -> list[int]:
-    return [int(v) for v in rng.choice(np.arange(1, 600_000), size=n, replace=False)]
+def _image_ids(rng: np.random.Generator, n: int, exclude: frozenset[int] = frozenset()) -> list[int]:
+    drawn = [int(v) for v in rng.choice(np.arange(1, 600_000), size=n + len(exclude), replace=False)]
+    return [v for v in drawn if v not in exclude][:n]
 
 
-def write_coco(root: Path, rng: np.random.Generator, n_images: int) -> Path:
-    """Write ``root/coco/annotations/instances_val2017.json`` and ``root/coco/val2017/*.jpg``."""
+def image_ids(annotation_file: Path) -> frozenset[int]:
+    """The image ids of a written annotation file (the train files avoid the val file's)."""
+    return frozenset(int(img["id"]) for img in json.loads(annotation_file.read_text(encoding="utf-8"))["images"])
+
+
+def write_coco(
+    root: Path, rng: np.random.Generator, n_images: int, split: str = "val", exclude: frozenset[int] = frozenset()
+) -> Path:
+    """Write ``root/coco/annotations/instances_<split>2017.json`` and ``root/coco/<split>2017/*.jpg`` (image ids
+    not in `exclude`)."""
     id_of = {name: cid for cid, name, _ in COCO_CATEGORIES}
     looks = styles(len(COCO_DRAWN))
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
-    for i, iid in enumerate(_image_ids(rng, n_images)):
+    folder = f"{split}2017"
+    for i, iid in enumerate(_image_ids(rng, n_images, exclude)):
         size = SIZES[i % len(SIZES)]
         image, drawn = render(rng, size, plan(rng, i, len(COCO_DRAWN)), looks)
         name = f"{iid:012d}.jpg"
-        save_jpeg(image, root / "coco" / "val2017" / name)
+        save_jpeg(image, root / "coco" / folder / name)
         images.append(
             {
                 "license": 1,
                 "file_name": name,
-                "coco_url": f"http://images.cocodataset.org/val2017/{name}",
+                "coco_url": f"http://images.cocodataset.org/{folder}/{name}",
                 "height": size[1],
                 "width": size[0],
                 "date_captured": "2013-11-14 17:02:52",
@@ -126,24 +139,27 @@ def write_coco(root: Path, rng: np.random.Generator, n_images: int) -> Path:
         for cls, pts in drawn:
             anns.append(_annotation(len(anns) + 1, iid, id_of[COCO_DRAWN[cls]], pts, size, coco=True))
     cats = [{"supercategory": sup, "id": cid, "name": name} for cid, name, sup in COCO_CATEGORIES]
-    path = root / "coco" / "annotations" / "instances_val2017.json"
+    path = root / "coco" / "annotations" / f"instances_{folder}.json"
     write_json(path, {"info": _INFO, "licenses": _LICENSES, "images": images, "annotations": anns, "categories": cats})
     return path
 
 
-def write_lvis(root: Path, rng: np.random.Generator, n_images: int) -> Path:
-    """Write ``root/lvis/annotations/lvis_v1_val.json`` and its images under ``root/lvis/<split>/``."""
+def write_lvis(
+    root: Path, rng: np.random.Generator, n_images: int, split: str = "val", exclude: frozenset[int] = frozenset()
+) -> Path:
+    """Write ``root/lvis/annotations/lvis_v1_<split>.json`` and its images under ``root/lvis/<folder>/`` (val:
+    every eighth image in ``train2017``; train: all of them), image ids not in `exclude`."""
     cat_ids = [c[0] for c in LVIS_CATEGORIES]
     looks = styles(len(cat_ids))
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
-    for i, iid in enumerate(_image_ids(rng, n_images)):
+    for i, iid in enumerate(_image_ids(rng, n_images, exclude)):
         size = SIZES[(i + 1) % len(SIZES)]
         objects = plan(rng, i, len(cat_ids))
         image, drawn = render(rng, size, objects, looks)
-        split = "train2017" if i % 8 == 7 else "val2017"
+        folder = "train2017" if split == "train" or i % 8 == 7 else "val2017"
         name = f"{iid:012d}.jpg"
-        save_jpeg(image, root / "lvis" / split / name)
+        save_jpeg(image, root / "lvis" / folder / name)
         pos = sorted({cat_ids[cls] for cls, _ in drawn})
         absent = [c for c in cat_ids if c not in pos]
         forced = cat_ids[i % len(cat_ids)]
@@ -156,7 +172,7 @@ def write_lvis(root: Path, rng: np.random.Generator, n_images: int) -> Path:
         images.append(
             {
                 "id": iid,
-                "coco_url": f"http://images.cocodataset.org/{split}/{name}",
+                "coco_url": f"http://images.cocodataset.org/{folder}/{name}",
                 "flickr_url": "",
                 "date_captured": "2013-11-14 17:02:52",
                 "license": 1,
@@ -184,6 +200,6 @@ def write_lvis(root: Path, rng: np.random.Generator, n_images: int) -> Path:
                 "instance_count": len(mine),
             }
         )
-    path = root / "lvis" / "annotations" / "lvis_v1_val.json"
+    path = root / "lvis" / "annotations" / f"lvis_v1_{split}.json"
     write_json(path, {"info": _INFO, "licenses": _LICENSES, "images": images, "annotations": anns, "categories": cats})
     return path

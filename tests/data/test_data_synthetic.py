@@ -38,7 +38,7 @@ def test_files_are_small_real_jpegs_and_no_temporaries(synthetic_root: Path) -> 
     files = [p for p in synthetic_root.rglob("*") if p.is_file()]
     assert not [p for p in files if p.name.endswith(".tmp")]
     jpgs = [p for p in files if p.suffix == ".jpg"]
-    assert len(jpgs) == 24 + 24 + 16 + 4 * 6 * (2 + 1 + 3)
+    assert len(jpgs) == 24 + 24 + 16 + 4 * 6 * (2 + 1 + 3) + 16 + 16  # + the COCO / LVIS train files' images
     for p in jpgs[::7]:
         assert p.read_bytes()[:3] == b"\xff\xd8\xff"
         with Image.open(p) as im:
@@ -50,7 +50,8 @@ def test_sizes_knobs(tmp_path: Path) -> None:
         coco_images=7, lvis_images=9, lisa_items=3, cls_classes=2, cls_train=4, cls_val=0, cls_test=1
     )
     paths = write_synthetic(tmp_path, seed=3, sizes=sizes)
-    assert set(paths) == {"root", "coco", "lvis", "lisa", "flowers102", "pets37", "cars196", "aircraft"}
+    assert set(paths) == {"root", "coco", "lvis", "coco_train", "lvis_train", "lisa", "flowers102", "pets37",
+                          "cars196", "aircraft"}
     assert len(load_coco_detection(paths["coco"], tmp_path / "coco/val2017").images) == 7
     assert len(load_lvis_detection(paths["lvis"], [tmp_path / "lvis"]).images) == 9
     assert len(load_lisa(tmp_path, "test")) == 3
@@ -63,3 +64,27 @@ def test_sizes_knobs(tmp_path: Path) -> None:
 def test_sizes_are_validated(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="SyntheticSizes"):
         SyntheticSizes(**bad)  # type: ignore[arg-type]
+
+
+def test_train_files_are_disjoint_from_val_and_leave_val_unchanged(synthetic_root: Path, tmp_path: Path) -> None:
+    """The k-shot default reads the train files: other images (ids and bytes) than the val files, in the real
+    layouts; writing them changes nothing of the val files (their own random streams)."""
+    root = synthetic_root
+    coco_val = load_coco_detection(root / "coco/annotations/instances_val2017.json", root / "coco/val2017")
+    coco_train = load_coco_detection(root / "coco/annotations/instances_train2017.json", root / "coco/train2017")
+    lvis_val = load_lvis_detection(root / "lvis/annotations/lvis_v1_val.json", [root / "lvis"])
+    lvis_train = load_lvis_detection(root / "lvis/annotations/lvis_v1_train.json", [root / "lvis", root / "coco"])
+    assert len(coco_train.images) == len(lvis_train.images) == 16
+    assert not coco_train.images.keys() & coco_val.images.keys()
+    assert not lvis_train.images.keys() & lvis_val.images.keys()
+    assert all(ref.path.parent == root / "coco/train2017" for ref in coco_train.images.values())
+    assert all(ref.path.parent == root / "lvis/train2017" for ref in lvis_train.images.values())
+    digests = {hashlib.sha256(ref.path.read_bytes()).hexdigest() for ref in coco_val.images.values()}
+    assert not digests & {hashlib.sha256(ref.path.read_bytes()).hexdigest() for ref in coco_train.images.values()}
+    without = tmp_path / "without"
+    write_synthetic(without, seed=0, sizes=SyntheticSizes(coco_train_images=0, lvis_train_images=0))
+    assert not (without / "coco/annotations/instances_train2017.json").exists()
+    reference, val_only = tree_digest(root), tree_digest(without)
+    assert {k: reference[k] for k in val_only} == val_only  # the val files: byte for byte the same
+    extra = sorted(reference.keys() - val_only.keys())
+    assert len(extra) == 2 + 16 + 16 and all("train" in k for k in extra)

@@ -43,3 +43,10 @@ def test_demo_fast_artefacts(tmp_path: Path) -> None:
         assert img.format == "PNG" and img.size[0] > 100 and img.size[1] > 100
     assert sorted(summary["improved"]) == sorted(n for n, t in tasks.items() if round(t["delta"], 1) > 0)
     assert "where everything is" in res.stdout and "--fast checks the plumbing" in res.stdout
+    # COCO trains on the training tree's evaluation annotations: opted in explicitly, and said so
+    training = summary["training_data"]
+    assert training["coco_fewshot"]["eval_set"] is True and training["coco_fewshot"]["allow_eval_set_for_training"]
+    assert training["coco_fewshot"]["held_out_train_overlap"] == 0  # the test tree is another seed
+    assert not any(training[t]["eval_set"] for t in ("fgvc_flowers102", "lisa_grounding"))
+    assert "coco_fewshot samples its k-shot training images from the evaluation annotations" in res.stdout
+    assert "--allow-eval-set-for-training" in (out / "tables.md").read_text()

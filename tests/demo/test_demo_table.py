@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.demo_report import BASELINE_ROW, RFT_ROW, TaskResult, render_table
+from train_plugin.demo.report import BASELINE_ROW, RFT_ROW, TaskResult, render_table
 
 
 def _result(task: str, before: float | None, after: float | None, r0: float, r1: float) -> TaskResult:

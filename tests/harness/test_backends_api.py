@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.backends import BACKENDS, Backend, ChatRequest, Generation, GenerationParams, make_backend
-from harness.backends.base import check_unique_ids, model_fingerprint, request_seed, truncate_at_stop
+from harness.backends.base import check_unique_ids, request_seed, truncate_at_stop
+from harness.provenance import model_fingerprint
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from harness.backends.base import GenerationParams
 from harness.backends.images import smart_resize
+from harness.config import EvalConfig
 from harness.coords import pixels_to_norm1000
-from harness.runner import EvalConfig, run_eval
+from harness.runner import run_eval
 from harness.score_cmd import score_run
 from tasks.registry import get_task
 from tasks.synthetic import write_synthetic

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.backends.base import GenerationParams
-from harness.runner import EvalConfig, Shard, run_eval
+from harness.config import EvalConfig, Shard
+from harness.runner import run_eval
 from harness.score_cmd import ScoreError, score_run
 from tasks.registry import get_task
 from tasks.synthetic import write_synthetic

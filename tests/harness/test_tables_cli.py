@@ -9,7 +9,8 @@ import pytest
 
 from harness.backends.base import GenerationParams
 from harness.cli import main
-from harness.runner import EvalConfig, run_eval
+from harness.config import EvalConfig
+from harness.runner import run_eval
 from harness.score_cmd import score_run
 from tasks.registry import get_task
 from tasks.synthetic import write_synthetic

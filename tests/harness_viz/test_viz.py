@@ -150,10 +150,16 @@ def test_missing_image_gives_placeholder(run_dir: Path) -> None:
 
 
 def test_task_whose_data_cannot_load(run_dir: Path) -> None:
-    # classification and ReasonSeg read image sizes from the files, so their loaders refuse a missing one:
-    # the report says so for that task and still renders the others
+    # a missing image costs its own sample only (the loaders record its size as unknown): the report shows
+    # a placeholder naming the file and renders every task
     root = Path(json.loads((run_dir / "manifest.json").read_text())["identity"]["data_root"])
-    next(iter(get_task("fgvc_pets37", root).requests())).image.path.unlink()
+    image = next(iter(get_task("fgvc_pets37", root).requests())).image.path
+    image.unlink()
+    page = render_report(run_dir, limit=2).read_text(encoding="utf-8")
+    assert f"image not found or unreadable: {image}" in page
+    assert page.count("<div class='sample'") == 6
+    # a task whose index file is gone cannot load: the report says so for that task and renders the others
+    (root / "oxford_pets" / "split_zhou_OxfordPets.json").unlink()
     page = render_report(run_dir, limit=2).read_text(encoding="utf-8")
     assert "cannot load the task&#x27;s requests" in page or "cannot load the task's requests" in page
     assert page.count("<div class='sample'") == 4

@@ -18,7 +18,7 @@ from harness import score_cmd
 from harness.backends.images import to_rgb
 from harness.records import read_generations
 from tasks.base import Task
-from tasks.lmms_eval import INCLUDE_PATH, hooks
+from tasks.lmms_eval import INCLUDE_PATH, hooks, vrft_lmms_hooks
 from tasks.lmms_eval.samples import generations_from_samples, read_samples, score_command
 from tasks.registry import GROUPS, TASKS, get_task
 
@@ -40,9 +40,11 @@ def _load(name: str) -> dict[str, Any]:
 
 
 def _hook(ref: str) -> Any:
-    prefix = "!function tasks.lmms_eval.hooks."
+    prefix = "!function vrft_lmms_hooks."  # the alias that pins `tasks` (tasks/lmms_eval/vrft_lmms_hooks.py)
     assert ref.startswith(prefix), ref
-    return getattr(hooks, ref.removeprefix(prefix))
+    hook = getattr(vrft_lmms_hooks, ref.removeprefix(prefix))
+    assert hook is getattr(hooks, ref.removeprefix(prefix))  # the alias hands on the same object
+    return hook
 
 
 # ---- task files -----------------------------------------------------------------------------------

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tasks.classification.rewards import official_eval_match
-from tasks.detection.results import official_eval_results, strict_eval_results
+from tasks.classification.metric import official_eval_match
+from tasks.detection.metric import official_eval_results, strict_eval_results
 from tasks.geometry import official_lisa_norm1000, official_trans_bbox
-from tasks.grounding.task import official_eval_box, official_solution
+from tasks.grounding.parse import official_eval_box
+from tasks.grounding.task import official_solution
 from tasks.metrics import coco_bbox_eval, coco_ov_summary
 from tasks.metrics.coco import OfficialEvaluatorError
 from tasks.registry import get_task

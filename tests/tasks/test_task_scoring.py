@@ -34,7 +34,7 @@ def perfect_and_noisy(task) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_coco_per_class_ap_equals_direct_pycocotools(synth_root: Path, tmp_path: Path) -> None:
-    from tasks.detection.results import strict_eval_results
+    from tasks.detection.metric import strict_eval_results
 
     task = get_task("coco_fewshot", synth_root)
     gens = perfect_and_noisy(task)

@@ -38,6 +38,9 @@ def test_grpo_steps_log_rewards_and_checkpoint_scores_in_vrft_eval(tiny_model: P
     assert m["recipe"]["name"] == "coco_fewshot_4shot" and m["run"]["seed"] == 1
     assert m["data"]["source"] == "kshot" and m["data"]["seed"] == 1 and m["data"]["sample_ids"]
     assert m["data"]["rows"] == len(m["data"]["sample_ids"])
+    # the README's command without --train-annotations: the data root's train file, no evaluation image
+    assert m["data"]["sampled_from"] == str(synth_root / "coco/annotations/instances_train2017.json")
+    assert m["data"]["eval_set"] is False and m["data"]["eval_overlap"]["images"] == 0
     assert m["trainer_args"]["loss_type"] == "grpo" and m["trainer_args"]["beta"] == 0.04
     assert m["rewards"]["functions"] == [f"coco_fewshot/{c}" for c in ("accuracy_iou", "accuracy_confidence", "format")]
     assert {"trl", "transformers", "torch"} <= set(m["packages"]) and "git_commit" in m

@@ -153,3 +153,23 @@ def test_completion_text_shapes() -> None:
     assert completion_text([{"role": "assistant", "content": blocks}]) == "cd"
     with pytest.raises(TypeError):
         completion_text(3)
+
+
+def test_the_reward_grades_with_the_task_verifier(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from tasks.registry import get_task
+
+    task = get_task("coco_fewshot", Path("nowhere"))  # no data is read
+    own = task.verifier("official")
+    asked: list[tuple[Any, dict[str, Any]]] = []
+
+    def verifier(profile: Any, **options: Any) -> Any:
+        asked.append((profile, options))
+        return own
+
+    monkeypatch.setattr(task, "verifier", verifier)
+    reward = TaskReward(task, "official")
+    assert reward.verifier is own and asked == [("official", {})]
+    assert (reward.task, reward.kind) == ("coco_fewshot", task.kind)
+    assert type(TaskReward("coco_fewshot", "official").verifier) is type(own)

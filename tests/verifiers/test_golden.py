@@ -8,8 +8,8 @@ import pytest
 
 from tasks import mathverify
 from tasks.answer import official_format
-from tasks.classification.rewards import official_eval_match
-from tasks.detection.results import official_eval_results
+from tasks.classification.metric import official_eval_match
+from tasks.detection.metric import official_eval_results
 from tasks.verifiers import get_verifier
 
 DET_KEYS = {

@@ -78,7 +78,9 @@ adversarial = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)
 
 def check(kind: Kind, profile: Profile, completion: str, solution: str, **opts: object) -> None:
     verifier = get_verifier(kind, profile, **opts)
-    score = verifier.score(completion, verifier.parse_target(solution))
+    target = verifier.parse_target(solution)
+    score = verifier.score(completion, target)
+    assert verifier.score_parsed(verifier.parse(completion), target) == score  # score = parse, then grade
     assert tuple(score.components) == tuple(RANGES[(kind, profile)])
     for name, value in score.components.items():
         low, high = RANGES[(kind, profile)][name]

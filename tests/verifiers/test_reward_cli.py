@@ -63,3 +63,18 @@ def test_reward_stdin_classification_and_grounding() -> None:
 def test_reward_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     res = vrft("reward", str(tmp_path / "nope.jsonl"), "--kind", "detection")
     assert res.returncode == 2 and "nope.jsonl" in res.stderr
+
+
+def test_reward_invalid_utf8_is_a_line_error_and_nothing_valid_is_lost(tmp_path: Path) -> None:
+    good = json.dumps({"completion": GOOD, "solution": GT}).encode()
+    bad = json.dumps({"completion": "<answer>XX</answer>", "solution": GT}).encode().replace(b"XX", b"\xff\xfe")
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join([good, bad, good]) + b"\n")
+    for args, stdin in (([str(path)], b""), ([], path.read_bytes())):  # a file, and the same bytes on stdin
+        cmd = [sys.executable, "-m", "harness.cli", "reward", *args, "--kind", "detection"]
+        res = subprocess.run(cmd, input=stdin, capture_output=True, timeout=120, check=False)
+        assert res.returncode == 1 and b"Traceback" not in res.stderr
+        out = [json.loads(x) for x in res.stdout.decode().splitlines()]
+        assert len(out) == 3 and out[0] == out[2] and out[0]["total"] == 2.89
+        assert out[1]["line"] == 2 and "not valid UTF-8 (byte 0xff" in out[1]["error"]
+        assert b"line 2: not valid UTF-8" in res.stderr

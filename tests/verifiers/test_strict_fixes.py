@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tasks.detection.results import official_eval_results, strict_eval_results
+from tasks.detection.metric import official_eval_results, strict_eval_results
 from tasks.verifiers import get_verifier
 
 GT = "<answer>[{'Position': [300, 310, 400, 410], 'Confidence': 1}]</answer>"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 PAPER_PROMPTS_PER_STEP = 16
 PAPER_MIN_PIXELS = 3136  # 4 * 28 * 28 (PROTOCOL §1.2, training)
 PAPER_MAX_PIXELS = 401408  # 512 * 28 * 28: every official script passes --max_pixels 401408
+SFT_LEARNING_RATE = 2e-5  # the "+SFT" baseline: the paper states none; TRL's SFT default, set explicitly
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 PROFILES = ("strict", "official")
 
@@ -35,6 +36,8 @@ class Recipe:
     * `min_pixels`/`max_pixels`: the processor's image policy in training (saved with the checkpoint).
     * `profile`: the verifier profile; ``official`` reproduces the official training reward, ``strict``
       (default) the fixed one. Prompts are always the training rendering (strict prompt style).
+    * `sft_learning_rate`: the learning rate of the "+SFT" baseline on the same data (`learning_rate` is
+      GRPO's).
     """
 
     name: str
@@ -56,6 +59,7 @@ class Recipe:
     max_pixels: int = PAPER_MAX_PIXELS
     profile: str = "strict"
     save_steps: int = 100
+    sft_learning_rate: float = SFT_LEARNING_RATE
 
     def __post_init__(self) -> None:
         positive = ("max_steps", "num_generations", "max_completion_length", "prompts_per_step", "min_pixels",
@@ -72,8 +76,9 @@ class Recipe:
                              "the whole training split")
         if self.max_pixels < self.min_pixels:
             raise ValueError(f"recipe {self.name}: max_pixels={self.max_pixels} < min_pixels={self.min_pixels}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"recipe {self.name}: learning_rate={self.learning_rate!r}: expected > 0")
+        for name in ("learning_rate", "sft_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"recipe {self.name}: {name}={getattr(self, name)!r}: expected > 0")
         if self.beta < 0:
             raise ValueError(f"recipe {self.name}: beta={self.beta!r}: expected >= 0 (0 disables the KL term)")
         if not self.temperature > 0:

@@ -1,7 +1,7 @@
 """Paper Table 3: COCO few-shot detection on 8 categories, k images per category, 200 steps.
 
 Only the 4-shot set (``ViRFT_COCO_8_cate_4_shot``, 32 rows = 8 x 4) was published; other shots are
-sampled from a COCO annotation file (point ``--train-annotations`` at ``instances_train2017.json``).
+sampled from the data root's ``coco/annotations/instances_train2017.json`` (or ``--train-annotations``).
 """
 
 from __future__ import annotations

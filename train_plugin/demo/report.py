@@ -1,5 +1,6 @@
 """What `vrft demo` reports: one result per task, the tables in the paper's layout, the reward curves and the
-closing summary. Kept apart from `harness.demo`, which runs the stages and holds the hyperparameters."""
+closing summary. Kept apart from `train_plugin.demo.run`, which runs the stages (hyperparameters:
+`train_plugin.demo.plan`)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,22 @@ def plot_rewards(results: list[TaskResult], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", metadata={"Software": None})
     return path
+
+
+def eval_set_note(training: dict[str, dict[str, Any]]) -> str:
+    """The tasks whose training samples came from evaluation annotations (``--allow-eval-set-for-training``),
+    where from, and how many held-out images they share with them; "" when none did."""
+    notes = []
+    for task, d in training.items():
+        if d.get("eval_set"):
+            shared = d.get("held_out_train_overlap")
+            notes.append(
+                f"{task} samples its k-shot training images from the evaluation annotations of the synthetic "
+                f"training tree ({d.get('sampled_from')}), an explicit --allow-eval-set-for-training; the held-out "
+                f"test tree is another synthetic seed and shares {'an unknown number of' if shared is None else shared}"
+                " images with them."
+            )
+    return " ".join(notes)
 
 
 def summary_text(s: dict[str, Any], tables: Path) -> str:

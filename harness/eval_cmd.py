@@ -1,0 +1,81 @@
+"""`vrft eval` as library calls: the run's configuration from the command's choices, then generation into a
+run directory and scoring once the run is whole.
+
+What the command decides beyond its flags lives here, not in the CLI: the task arguments a profile implies
+(`harness.config.profile_task_args`: official prompts for the official profile), the model family's box
+convention when ``--coords`` is not given, the default run directory, and that a sharded run is scored
+only when every shard is done (``vrft score RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.backends import GenerationParams
+from harness.config import EvalConfig, Shard, coords_for, profile_task_args
+from harness.runner import run_eval
+from harness.score_cmd import ScoreReport, score_run
+
+
+def make_config(
+    *,
+    model: str,
+    tasks: str,
+    data_root: str,
+    backend: str,
+    profile: str,
+    task_args: Mapping[str, Any],
+    backend_opts: Mapping[str, Any],
+    params: GenerationParams,
+    batch_size: int,
+    coords: str | None = None,
+    model_args: Mapping[str, Any] | None = None,
+) -> EvalConfig:
+    """The `EvalConfig` of a ``vrft eval`` command: `tasks` comma separated, `coords` None = by model family
+    (`harness.config.coords_for`: the checkpoint's config.json, else its name); `model_args` (``--model-arg``)
+    go to the vllm / hf backend as ``backend_opts["model_args"]`` (so they are part of the config hash)."""
+    backend_opts = dict(backend_opts)
+    if model_args:
+        if backend not in ("vllm", "hf"):
+            raise ValueError(f"--model-arg {sorted(model_args)}: only the vllm and hf backends take model arguments")
+        backend_opts["model_args"] = dict(model_args)
+    coords_reason = "--coords"
+    if not coords:
+        coords, coords_reason = coords_for(model)
+    return EvalConfig(
+        model=model,
+        tasks=tuple(tasks.split(",")),
+        data_root=data_root,
+        backend=backend,
+        profile=profile,
+        task_args=profile_task_args(profile, task_args),
+        backend_opts=backend_opts,
+        params=params,
+        batch_size=batch_size,
+        coords=coords,
+        coords_reason=coords_reason,
+    )
+
+
+def run_dir_for(config: EvalConfig, run_dir: str | Path | None, runs_root: str | Path) -> Path:
+    """The given run directory, else ``RUNS_ROOT/<model>-<config hash>``."""
+    return Path(run_dir) if run_dir else Path(runs_root) / config.run_id()
+
+
+@dataclass(frozen=True)
+class EvalOutcome:
+    run_dir: Path
+    shard: Shard
+    report: ScoreReport | None  # None for one shard of several: ``vrft score RUN_DIR`` once all are done
+
+
+def evaluate(config: EvalConfig, run_dir: Path, shard: Shard, *, use_cache: bool = True) -> EvalOutcome:
+    """Generate what this shard lacks (through the generation cache unless `use_cache` is False); score the
+    run when it is not split into shards."""
+    run_eval(config, run_dir, shard, use_cache=use_cache)
+    if shard.count > 1:
+        return EvalOutcome(run_dir, shard, None)
+    return EvalOutcome(run_dir, shard, score_run(run_dir, allow_missing=False))
