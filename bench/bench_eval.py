@@ -70,7 +70,7 @@ def memory_child(n: int) -> None:
         cfg = EvalConfig(model="echo", tasks=("fgvc_flowers102",), data_root=str(root), backend="echo", params=params)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0 = time.perf_counter()
-        run = run_eval(cfg, Path(tmp) / "run", backend=ImageLoadingEcho(params))  # type: ignore[arg-type]
+        run = run_eval(cfg, Path(tmp) / "run", backend=ImageLoadingEcho(params), use_cache=False)  # type: ignore[arg-type]
         score_run(run)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(
@@ -137,7 +137,7 @@ def overhead(n: int, json_path: Path | None = None) -> None:
             batch_size=64,
         )
         t0 = time.perf_counter()
-        run = run_eval(cfg, Path(tmp) / "run", backend=backend)
+        run = run_eval(cfg, Path(tmp) / "run", backend=backend, use_cache=False)
         wall = time.perf_counter() - t0
         timing = json.loads((run / "manifest.json").read_text())["timing"][-1]
         backend.close()

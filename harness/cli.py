@@ -13,7 +13,14 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from harness.cli_eval import DefaultsFormatter, add_eval_parser, add_outside_flag, add_score_parser, print_report
+from harness.cli_eval import (
+    DefaultsFormatter,
+    add_bootstrap_flags,
+    add_eval_parser,
+    add_outside_flag,
+    add_score_parser,
+    print_report,
+)
 
 # Sub-commands of the packages above harness (`vrft train`, `vrft demo` from train_plugin) register here
 # through this entry-point group (pyproject.toml), so that harness never imports them.
@@ -145,6 +152,9 @@ def _tables(args: argparse.Namespace) -> int:
                 )
             if args.format != "md":
                 raise ValueError(f"--compare writes markdown only; drop --format {args.format}")
+            from harness.score_cmd import bootstrap_replicates, paired_intervals
+
+            n_boot = bootstrap_replicates(args.bootstrap)
             if len(args.compare) == 1:  # one run: official vs strict on the same generations
                 from harness.score_cmd import ensure_scored
 
@@ -152,10 +162,21 @@ def _tables(args: argparse.Namespace) -> int:
                 for profile in ("strict", "official"):
                     if (report := ensure_scored(run, profile)) is not None:
                         print_report(report)
-                text = render_compare(load_run(run, "strict"), load_run(run, "official"))
+                paired = (
+                    paired_intervals(
+                        run, run, "strict", "official", bootstrap=n_boot, bootstrap_seed=args.bootstrap_seed
+                    )
+                    if n_boot
+                    else None
+                )
+                text = render_compare(load_run(run, "strict"), load_run(run, "official"), paired=paired)
             else:
                 a, b = (load_run(Path(p)) for p in args.compare)
-                text = render_compare(a, b, allow_different_samples=args.allow_different_samples)
+                text = render_compare(a, b, allow_different_samples=args.allow_different_samples)  # refusal first
+                if n_boot:
+                    run_a, run_b = (Path(p) for p in args.compare)
+                    paired = paired_intervals(run_a, run_b, bootstrap=n_boot, bootstrap_seed=args.bootstrap_seed)
+                    text = render_compare(a, b, allow_different_samples=args.allow_different_samples, paired=paired)
         else:
             from harness.tables.export import export_tables
 
@@ -165,7 +186,7 @@ def _tables(args: argparse.Namespace) -> int:
                     runs.append(load_run(d))
                 except (FileNotFoundError, ValueError, TypeError, KeyError) as err:
                     print(f"vrft tables: ignored run {d}: {err}", file=sys.stderr)
-            text = export_tables(paper, runs, args.format)
+            text = export_tables(paper, runs, args.format, ci=args.ci)
             if args.figures:
                 from harness.tables.figures import plot_family
 
@@ -322,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--compare runs over different request sets anyway (e.g. --limit 4 vs a full run), saying so",
     )
+    p.add_argument(
+        "--ci",
+        nargs="?",
+        const="pm",
+        choices=["pm", "interval"],
+        help="run rows with their 95%% bootstrap interval from metrics.json: '40.6 ± 1.2' (pm, half the "
+        "interval's width; the default when --ci has no value) or '40.6 [39.4, 41.8]' (interval); paper rows "
+        "unchanged",
+    )
+    add_bootstrap_flags(p)
     p.set_defaults(func=_tables)
 
     p = sub.add_parser("tiny", help="build a tiny random Qwen2-VL offline (tests, demo)")

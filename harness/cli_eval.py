@@ -82,6 +82,29 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 0")
+    return value
+
+
+def add_bootstrap_flags(p: argparse.ArgumentParser) -> None:
+    """``--bootstrap N`` / ``--bootstrap-seed S``: the image-level bootstrap intervals in metrics.json."""
+    p.add_argument(
+        "--bootstrap",
+        type=non_negative_int,
+        metavar="N",
+        help="image-level bootstrap replicates for the 95%% intervals (metrics.json; --compare: of B-A); 0 = off "
+        "(default: 1000, or $VRFT_BOOTSTRAP)",
+    )
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="seed of the bootstrap draws (recorded)")
+
+
 def one_line(err: Exception) -> str:
     """An error as one line: an OS error as ``PATH: cause`` (a missing replay file, an unreadable folder)."""
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
@@ -91,6 +114,8 @@ def one_line(err: Exception) -> str:
 
 def print_report(report: ScoreReport) -> None:
     print(report.table())
+    for line in report.warnings():  # most answers unparsed, a protocol input that matches the data badly
+        print(f"warning: {line}")
     print(f"\nwrote {report.metrics_path} and {report.scores_path}")
 
 
@@ -107,7 +132,14 @@ def _score(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else None  # a read-only run is scored into another folder
         try:
             print_report(
-                score_cmd.score_run(Path(args.run_dir), args.profile, allow_missing=args.allow_missing, out=out)
+                score_cmd.score_run(
+                    Path(args.run_dir),
+                    args.profile,
+                    allow_missing=args.allow_missing,
+                    out=out,
+                    bootstrap=args.bootstrap,
+                    bootstrap_seed=args.bootstrap_seed,
+                )
             )
         except (ValueError, DataError, OSError) as err:
             print(f"vrft score: {one_line(err)}", file=sys.stderr)
@@ -124,7 +156,14 @@ def _score(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path(args.generations[0]).parent
         sources = [Path(p) for p in args.generations]
         report = score_cmd.run(
-            tasks, gens, args.profile or "strict", out, allow_missing=args.allow_missing, sources=sources
+            tasks,
+            gens,
+            args.profile or "strict",
+            out,
+            allow_missing=args.allow_missing,
+            sources=sources,
+            bootstrap=args.bootstrap,
+            bootstrap_seed=args.bootstrap_seed,
         )
     except (ValueError, DataError, GenerationsError, OSError) as err:
         print(f"vrft score: {one_line(err)}", file=sys.stderr)
@@ -181,7 +220,14 @@ def _eval(args: argparse.Namespace) -> int:
         run_dir = eval_cmd.run_dir_for(config, args.run_dir, args.runs_root)
         print(f"run directory: {run_dir}")
         try:
-            outcome = eval_cmd.evaluate(config, run_dir, shard, use_cache=not args.no_cache)
+            outcome = eval_cmd.evaluate(
+                config,
+                run_dir,
+                shard,
+                use_cache=not args.no_cache,
+                bootstrap=args.bootstrap,
+                bootstrap_seed=args.bootstrap_seed,
+            )
         finally:
             _write_config(args, run_dir)
     except (ValueError, DataError, ScoreError, OSError) as err:
@@ -293,6 +339,7 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
         "resized image (Qwen2.5-VL); default from the checkpoint's config.json (model_type, architectures), "
         "else its name; the reason is recorded in the manifest",
     )
+    add_bootstrap_flags(p)
     g = p.add_argument_group("vllm backend")
     g.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model replica")
     g.add_argument("--data-parallel-size", type=int, default=1, help="model replicas")
@@ -344,4 +391,5 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
         "scores a read-only run into another folder",
     )
     p.add_argument("--allow-missing", action="store_true", help="count requests without a generation as wrong")
+    add_bootstrap_flags(p)
     p.set_defaults(func=_score)

@@ -72,10 +72,19 @@ class EvalOutcome:
     report: ScoreReport | None  # None for one shard of several: ``vrft score RUN_DIR`` once all are done
 
 
-def evaluate(config: EvalConfig, run_dir: Path, shard: Shard, *, use_cache: bool = True) -> EvalOutcome:
+def evaluate(
+    config: EvalConfig,
+    run_dir: Path,
+    shard: Shard,
+    *,
+    use_cache: bool = True,
+    bootstrap: int | None = None,
+    bootstrap_seed: int = 0,
+) -> EvalOutcome:
     """Generate what this shard lacks (through the generation cache unless `use_cache` is False); score the
-    run when it is not split into shards."""
+    run when it is not split into shards (`bootstrap`, `bootstrap_seed`: as for `score_run`)."""
     run_eval(config, run_dir, shard, use_cache=use_cache)
     if shard.count > 1:
         return EvalOutcome(run_dir, shard, None)
-    return EvalOutcome(run_dir, shard, score_run(run_dir, allow_missing=False))
+    report = score_run(run_dir, allow_missing=False, bootstrap=bootstrap, bootstrap_seed=bootstrap_seed)
+    return EvalOutcome(run_dir, shard, report)

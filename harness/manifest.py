@@ -56,7 +56,8 @@ def task_entry(
     task: Task, data_root: str | Path | None = None, trained: TrainingImages | None = None
 ) -> dict[str, Any]:
     """name, version, kind, arguments, and which requests the run covers: ``request_set`` (a hash of the
-    request ids: `vrft tables --compare` refuses runs over different sets), ``n_images`` and, with
+    request ids: `vrft tables --compare` refuses runs over different sets), ``n_requests`` (stage 1),
+    ``coverage`` (a protocol input's coverage: `DetectionTask.protocol_coverage`), ``n_images`` and, with
     `data_root`, ``n_images_total`` (the task without ``limit``), so tables label a subset run as such; with
     `trained` (the model's training images), ``train_overlap``: how many evaluated images it was trained on
     (None = unknown)."""
@@ -69,7 +70,11 @@ def task_entry(
         "args": dict(task.args),
         "request_set": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
         "n_images": len(images),
+        "n_requests": len(ids),
     }
+    coverage = getattr(task, "protocol_coverage", None)
+    if coverage is not None and (record := coverage()) is not None:  # detection: the exist map's coverage
+        entry["coverage"] = record
     if data_root is not None:
         entry["n_images_total"] = len(images) if task.args.get("limit") is None else _total_images(task, data_root)
     if trained is not None:  # the model's training images among these: tables label the run ``train∩test``

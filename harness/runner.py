@@ -161,6 +161,7 @@ def run_eval(
     that the generation cache lacks, and closed at the end). `use_cache=False` (``--no-cache``) neither reads
     nor writes the cache. Returns run_dir."""
     tasks = build_tasks(config)
+    check_requests(tasks, config.profile)  # before the run directory and the engine: a wrong input fails fast
     created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +169,21 @@ def run_eval(
         raise write_error(run_dir, err) from err
     with run_lock(run_dir, shard.filename):  # one writer per generations file: a second process is refused
         return _run_locked(config, tasks, run_dir, shard, _Engine(config, run_dir, backend), created, use_cache)
+
+
+def check_requests(tasks: Sequence[Task], profile: str) -> None:
+    """Refuse a task whose protocol inputs do not match its data in `profile` (a task's own
+    ``check_protocol_inputs``: detection exist maps) or that issues no request at all (an all-zero table
+    would read as a model that found nothing)."""
+    for task in tasks:
+        check = getattr(task, "check_protocol_inputs", None)
+        if check is not None:
+            check(profile)
+        if next(iter(task.requests()), None) is None:
+            raise ValueError(
+                f"{task.name}: the task issues no requests with arguments {task.args}: nothing would be "
+                "generated or scored; check the protocol input and the data root"
+            )
 
 
 class _Engine:

@@ -11,6 +11,7 @@ implies (`harness.config.profile_task_args`), exactly as `vrft eval` would have 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ from harness.records import (
 from tasks.base import Task
 from tasks.metrics.coco import OfficialEvaluatorError
 from tasks.registry import get_task, resolve_task_args
+from tasks.uncertainty import task_uncertainty
+
+DEFAULT_BOOTSTRAP = 1000
+DEFAULT_BOOTSTRAP_SEED = 0
+BOOTSTRAP_ENV = "VRFT_BOOTSTRAP"  # the default replicate count where --bootstrap is not given (tests: small)
 
 log = logging.getLogger("vrft.score")
 
@@ -52,6 +58,53 @@ HEADLINE = (
 
 class ScoreError(ValueError):
     pass
+
+
+def bootstrap_replicates(n: int | None) -> int:
+    """The bootstrap replicates to run: `n` if given, else ``$VRFT_BOOTSTRAP``, else 1000 (0 = off)."""
+    if n is None:
+        text = os.environ.get(BOOTSTRAP_ENV, "").strip()
+        try:
+            n = int(text) if text else DEFAULT_BOOTSTRAP
+        except ValueError:
+            raise ScoreError(f"${BOOTSTRAP_ENV}={text!r}: expected a number of replicates (0 = off)") from None
+    if n < 0:
+        raise ScoreError(f"--bootstrap {n}: expected a number of replicates >= 0 (0 = off)")
+    return n
+
+
+def uncertainty_entry(task: Task, result: Any, profile: str, n: int, seed: int) -> dict[str, Any]:
+    """A task's ``"uncertainty"`` entry: the image-level bootstrap of its headline metrics
+    (`tasks.uncertainty`), or, with ``n == 0`` or no statistic for the task, the settings and no metrics."""
+    entry = task_uncertainty(task, result, profile, n_replicates=n, seed=seed) if n > 0 else None
+    return entry or {"n_replicates": n, "seed": seed, "unit": "image", "metrics": {}}
+
+
+PARSED = ("ok", "math_verify")
+"""A score record's ``parse`` when the answer was read (``math_verify``: the official reward's shortcut)."""
+
+
+def parse_warning(name: str, metrics: Mapping[str, Any]) -> str | None:
+    """``"<task>: 0 of 192 answers parsed ..."`` when fewer than half the answers were read, else None."""
+    answers, parsed = metrics.get("n_answers"), metrics.get("n_parsed")
+    if not isinstance(answers, int) or not isinstance(parsed, int) or not answers or 2 * parsed >= answers:
+        return None
+    failures = metrics.get("parse_failures") or {}
+    top = ", ".join(f"{k}: {v}" for k, v in sorted(failures.items(), key=lambda kv: -kv[1])[:3])
+    errors = metrics.get("generation_errors") or 0
+    why = "; ".join(x for x in (top and f"reasons {top}", errors and f"{errors} generation error(s)") if x)
+    return f"{name}: {parsed} of {answers} answers parsed" + (f" ({why})" if why else "")
+
+
+def coverage_row(name: str, metrics: Mapping[str, Any]) -> list[Any] | None:
+    """The summary row of a protocol input's coverage: ``exist map  24/24 images, 30 requests``."""
+    cov = metrics.get("exist_map_coverage")
+    if not isinstance(cov, Mapping):
+        return None
+    value = f"{cov.get('images_in_map')}/{cov.get('images_in_task')} images, {metrics.get('n_requests')} requests"
+    if cov.get("unknown_categories"):
+        value += f", {len(cov['unknown_categories'])} unknown categories"
+    return [name, "exist map coverage", value]
 
 
 def summary_rows(name: str, metrics: Mapping[str, Any]) -> list[list[Any]]:
@@ -90,7 +143,24 @@ class ScoreReport(Mapping[str, dict[str, Any]]):
             rows += summary_rows(name, metrics)
             if metrics.get("generation_errors"):
                 rows.append([name, "generation errors", str(metrics["generation_errors"])])
+            if (row := coverage_row(name, metrics)) is not None:
+                rows.append(row)
         return rows
+
+    def warnings(self) -> list[str]:
+        """Lines the summary prints under the table: tasks where most answers were not parsed, and the
+        tasks' own warnings about their inputs (an exist map's unknown category names)."""
+        out: list[str] = []
+        for name, metrics in self.metrics.items():
+            if (line := parse_warning(name, metrics)) is not None:
+                out.append(line)
+            cov = metrics.get("exist_map_coverage")
+            unknown = cov.get("unknown_categories") if isinstance(cov, Mapping) else None
+            if cov and unknown:
+                more = f" ... and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+                shown = ", ".join(map(str, unknown[:5])) + more
+                out.append(f"{name}: exist map {cov['exist_map']} names categories the dataset lacks: {shown}")
+        return out
 
     def table(self) -> str:
         """The summary rows as a markdown table headed by the profile."""
@@ -106,9 +176,12 @@ def run(
     *,
     allow_missing: bool = False,
     sources: Sequence[Path] = (),
+    bootstrap: int | None = None,
+    bootstrap_seed: int = DEFAULT_BOOTSTRAP_SEED,
 ) -> ScoreReport:
     """Score every task from a generations file, write metrics.json / scores.jsonl into `out`. `sources`:
-    the files `gens` was read from (errors about a request name its line)."""
+    the files `gens` was read from (errors about a request name its line). `bootstrap`, `bootstrap_seed`:
+    as for `score_tasks`."""
     if gens.duplicates:
         raise ScoreError(
             f"{len(gens.duplicates)} request id(s) have conflicting generations: " + "; ".join(gens.duplicates[:5])
@@ -116,7 +189,17 @@ def run(
     if gens.torn_last_line:
         log.warning("the last line of a generations file was incomplete (interrupted run?): ignored")
     texts = {t.name: gens.for_task(t.name) for t in tasks}
-    return score_tasks(tasks, texts, {}, profile, out, allow_missing=allow_missing, sources=sources)
+    return score_tasks(
+        tasks,
+        texts,
+        {},
+        profile,
+        out,
+        allow_missing=allow_missing,
+        sources=sources,
+        bootstrap=bootstrap,
+        bootstrap_seed=bootstrap_seed,
+    )
 
 
 def score_tasks(
@@ -129,12 +212,16 @@ def score_tasks(
     allow_missing: bool = False,
     suffix: str = "",
     sources: Sequence[Path] = (),
+    bootstrap: int | None = None,
+    bootstrap_seed: int = DEFAULT_BOOTSTRAP_SEED,
 ) -> ScoreReport:
     """Score each task; requests whose generation failed (`errors`) count as wrong answers and are
     counted; requests with no line at all are an error unless `allow_missing`. `sources`: the generations
     files, so that an error about a request can name its line. ``scores.jsonl`` is written before
     ``metrics.json`` (and an older ``metrics.json`` removed first): ``metrics.json`` exists only when the
-    scoring stage completed."""
+    scoring stage completed. Each task's entry carries ``"uncertainty"``: `bootstrap` image-level bootstrap
+    replicates (default: `bootstrap_replicates`; 0 = off) with seed `bootstrap_seed`, recorded there."""
+    n_boot = bootstrap_replicates(bootstrap)
     all_metrics: dict[str, dict[str, Any]] = {}
     all_samples: list[dict[str, Any]] = []
     for task in tasks:
@@ -143,6 +230,13 @@ def score_tasks(
             result = task.score(texts.get(task.name, {}), profile)  # type: ignore[arg-type]
         except OfficialEvaluatorError as err:
             raise OfficialEvaluatorError(f"{err}{_lines_of(err, task.name, sources)}") from err
+        issued = result.metrics.get("n_requests", len(result.samples) + len(result.missing))
+        if not issued:
+            raise ScoreError(
+                f"{task.name}: the task issued no requests (arguments {dict(task.args)}): there is nothing to "
+                "score, and a table of zeros would read as a model that found nothing; check the protocol input "
+                "(e.g. the exist map) and the data root"
+            )
         absent = [rid for rid in result.missing if rid not in failed]
         if absent and not allow_missing:
             shown = ", ".join(absent[:10]) + (" ..." if len(absent) > 10 else "")
@@ -161,7 +255,12 @@ def score_tasks(
             generation_errors=len(failed),
             unknown_ids=result.unknown[:100],
             n_unknown=len(result.unknown),
+            n_answers=len(result.samples) + len(failed),  # answers scored, plus generations that failed
+            n_parsed=sum(1 for smp in result.samples if smp.get("parse") in PARSED),
         )
+        if (warning := parse_warning(task.name, metrics)) is not None:
+            log.warning("%s", warning)
+        metrics["uncertainty"] = uncertainty_entry(task, result, str(profile), n_boot, bootstrap_seed)
         if failed:
             reasons = sorted(set(failed.values()))
             log.warning("%s: %d request(s) failed to generate (e.g. %s)", task.name, len(failed), reasons[0])
@@ -242,16 +341,44 @@ def _run_manifest(run_dir: Path) -> dict[str, Any]:
 
 
 def score_run(
-    run_dir: Path, profile: str | None = None, *, allow_missing: bool = False, out: Path | None = None
+    run_dir: Path,
+    profile: str | None = None,
+    *,
+    allow_missing: bool = False,
+    out: Path | None = None,
+    bootstrap: int | None = None,
+    bootstrap_seed: int = DEFAULT_BOOTSTRAP_SEED,
 ) -> ScoreReport:
     """Re-score a run directory from its files alone (all shards merged), in `profile` (default: the run's
     own). The tasks are rebuilt with the arguments `profile` implies (official: the official prompts, as
     ``vrft eval --profile official`` renders them); request ids do not depend on the profile. The image
     sizes the run recorded stand in for images that are gone. `out`: write the scores there instead of
-    into the run directory (a read-only run)."""
+    into the run directory (a read-only run). `bootstrap`, `bootstrap_seed`: as for `score_tasks` (the
+    intervals are recomputed from the stored generations: the same seed gives the same intervals)."""
     manifest = _run_manifest(run_dir)
-    identity = manifest["identity"]
     profile = profile or manifest.get("profile", "strict")
+    tasks, texts, errors = _run_inputs(run_dir, manifest, profile)
+    suffix = _suffix(manifest, profile)
+    sources = sorted(run_dir.glob(RUN_GENERATIONS))
+    return score_tasks(
+        tasks,
+        texts,
+        errors,
+        profile,
+        out or run_dir,
+        allow_missing=allow_missing,
+        suffix=suffix,
+        sources=sources,
+        bootstrap=bootstrap,
+        bootstrap_seed=bootstrap_seed,
+    )
+
+
+def _run_inputs(
+    run_dir: Path, manifest: Mapping[str, Any], profile: str
+) -> tuple[list[Task], dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """A run's tasks rebuilt for `profile`, its generations (task -> request id -> text) and failed ones."""
+    identity = manifest["identity"]
     task_args = profile_task_args(profile, identity.get("task_args", {}))
     root = identity["data_root"]
     tasks = [get_task(t["name"], root, **resolve_task_args(t["name"], task_args)) for t in manifest["tasks"]]
@@ -268,11 +395,48 @@ def score_run(
             use_sizes(sizes[t.name])
     if identity.get("coords", "norm1000") == "pixels":
         texts = _pixels_to_norm1000(tasks, texts, manifest["image_policy"])
-    suffix = _suffix(manifest, profile)
-    sources = sorted(run_dir.glob(RUN_GENERATIONS))
-    return score_tasks(
-        tasks, texts, errors, profile, out or run_dir, allow_missing=allow_missing, suffix=suffix, sources=sources
-    )
+    return tasks, texts, errors
+
+
+def paired_intervals(
+    run_a: Path,
+    run_b: Path,
+    profile_a: str | None = None,
+    profile_b: str | None = None,
+    *,
+    bootstrap: int | None = None,
+    bootstrap_seed: int = DEFAULT_BOOTSTRAP_SEED,
+) -> dict[str, dict[str, Any]]:
+    """Paired image-level bootstrap of B − A per task both runs score (`tasks.uncertainty.paired_uncertainty`):
+    task -> ``PairedResult.as_dict()``-like entry. The per-image records are recomputed by re-scoring each run
+    from its generations in memory (nothing is written; missing generations count as wrong, as in
+    `ensure_scored`). A task whose runs cover different images gets ``{"error": ...}`` instead. Empty with
+    ``bootstrap`` 0."""
+    from tasks.uncertainty import paired_uncertainty
+
+    n = bootstrap_replicates(bootstrap)
+    if n == 0:
+        return {}
+    scored = []
+    for run, profile in ((run_a, profile_a), (run_b, profile_b)):
+        manifest = _run_manifest(run)
+        prof = profile or manifest.get("profile", "strict")
+        tasks, texts, _errors = _run_inputs(run, manifest, prof)
+        scored.append((prof, {t.name: (t, t.score(texts.get(t.name, {}), prof)) for t in tasks}))  # type: ignore[arg-type]
+    (prof_a, by_a), (prof_b, by_b) = scored
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(by_a) & set(by_b)):
+        (task_a, score_a), (task_b, score_b) = by_a[name], by_b[name]
+        try:
+            entry = paired_uncertainty(
+                task_a, score_a, task_b, score_b, prof_a, n_replicates=n, seed=bootstrap_seed, profile_b=prof_b
+            )
+        except ValueError as err:
+            out[name] = {"error": str(err)}
+            continue
+        if entry is not None:
+            out[name] = entry
+    return out
 
 
 def ensure_scored(run_dir: Path, profile: str) -> ScoreReport | None:

@@ -97,6 +97,8 @@ class TaskScore:
     samples: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # requests without a generation
     unknown: list[str] = field(default_factory=list)  # generations matching no request
+    # what the image-level bootstrap needs beyond `samples` (detection: the COCO-format results); not written
+    inputs: dict[str, Any] = field(default_factory=dict)
 
 
 class Task(Protocol):

@@ -14,6 +14,9 @@ import pytest
 
 for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.setdefault(_var, "1")
+# scoring runs a cheap bootstrap by default in tests (users get 1000 replicates; tests of the default pass
+# --bootstrap or unset this)
+os.environ.setdefault("VRFT_BOOTSTRAP", "20")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VRFT_SHARED", REPO.parent / "shared"))

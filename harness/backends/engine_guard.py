@@ -5,8 +5,8 @@ workers follow the engine core, but the core does not follow its parent: after `
 it lives on, re-parented to PID 1, holding gigabytes of memory (and on a GPU the device, which blocks the
 resume). So a backend that starts engine processes starts a guard first:
 
-* `EngineGuard.start` launches a small watchdog process (this module's source run by ``python -c``; it
-  needs nothing but the standard library) that watches this process;
+* `EngineGuard.start` launches a small watchdog process (this file run as a script; it needs nothing but
+  the standard library) that watches this process;
 * `EngineGuard.tagging` marks every process started inside the block (the engine and, through
   inheritance, its workers) with a random token in its environment (``VRFT_ENGINE_GUARD``); the token
   is removed from this process's environment when the block ends, so nothing started later carries it;
@@ -103,11 +103,11 @@ class EngineGuard:
         token = f"{os.getpid()}-{secrets.token_hex(8)}"
         env = {k: v for k, v in os.environ.items() if k != ENV}  # the watchdog itself carries no token
         try:
-            # this file's own source, run as a script: the watchdog imports only the standard library, so a
-            # `harness` package in the working directory (or none installed) cannot break it
-            source = Path(__file__).read_text(encoding="utf-8")
+            # this file run as a script: the watchdog imports only the standard library, so a `harness`
+            # package in the working directory (or none installed) cannot break it
+            script = f"import runpy; runpy.run_path({str(Path(__file__).resolve())!r}, run_name='__main__')"
             proc = subprocess.Popen(
-                [sys.executable, "-c", source, token, str(os.getpid())],
+                [sys.executable, "-c", script, token, str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 env=env,

@@ -20,35 +20,35 @@ from harness.tables.render import RunResult, render_tables, table_grid
 FORMATS = ("md", "csv", "json", "latex")
 
 
-def export_tables(paper_dir: Path, runs: Sequence[RunResult] = (), fmt: str = "md") -> str:
+def export_tables(paper_dir: Path, runs: Sequence[RunResult] = (), fmt: str = "md", *, ci: str | None = None) -> str:
     """Tables 2-6 with the run rows, as markdown, CSV (one block per table, a ``table`` column first),
     JSON (a list of tables) or LaTeX (one ``table`` environment each)."""
     if fmt == "md":
-        return render_tables(paper_dir, runs)
+        return render_tables(paper_dir, runs, ci=ci)
     if fmt not in FORMATS:
         raise ValueError(f"--format {fmt!r}: expected one of {FORMATS}")
     tables = load_tables(paper_dir)
     if fmt == "csv":
-        return _csv(tables, runs)
+        return _csv(tables, runs, ci)
     if fmt == "json":
-        return _json(tables, runs)
-    return "\n".join(_latex(t, runs) for t in tables)
+        return _json(tables, runs, ci)
+    return "\n".join(_latex(t, runs, ci) for t in tables)
 
 
-def _csv(tables: Sequence[PaperTable], runs: Sequence[RunResult]) -> str:
+def _csv(tables: Sequence[PaperTable], runs: Sequence[RunResult], ci: str | None = None) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for table in tables:
-        headers, rows, _ = table_grid(table, runs)
+        headers, rows, _ = table_grid(table, runs, ci=ci)
         writer.writerow(["table", *headers])
         writer.writerows([f"Table {table.table}", *row] for row in rows)
     return buf.getvalue()
 
 
-def _json(tables: Sequence[PaperTable], runs: Sequence[RunResult]) -> str:
+def _json(tables: Sequence[PaperTable], runs: Sequence[RunResult], ci: str | None = None) -> str:
     out = []
     for table in tables:
-        headers, rows, footnotes = table_grid(table, runs)
+        headers, rows, footnotes = table_grid(table, runs, ci=ci)
         out.append(
             {
                 "table": table.table,
@@ -86,8 +86,8 @@ def latex_escape(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"\\textbf{\1}", escaped)
 
 
-def _latex(table: PaperTable, runs: Sequence[RunResult]) -> str:
-    headers, rows, footnotes = table_grid(table, runs)
+def _latex(table: PaperTable, runs: Sequence[RunResult], ci: str | None = None) -> str:
+    headers, rows, footnotes = table_grid(table, runs, ci=ci)
     lines = [
         r"\begin{table}[t]",
         r"\centering",

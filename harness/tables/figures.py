@@ -41,30 +41,47 @@ def plot_family(
 
 def plot_table(table: PaperTable, runs: Sequence[RunResult], out_path: Path) -> Path:
     """Grouped bars: x = the table's columns, one bar per paper row and per run with data for it."""
-    series: list[tuple[str, list[float], str, str]] = []
+    series: list[tuple[str, list[float], str, str, list[list[float]] | None]] = []
     paper_cmap = colormaps["viridis"]  # paper rows: one calm gradient; runs: loud hatched colours
     for i, row in enumerate(table.rows):
         heights = [float(row.values[c.key] or "nan") for c in table.columns]
         shade = to_hex(paper_cmap(i / max(1, len(table.rows) - 1)))
-        series.append((f"paper: {row.model} {row.setting}", heights, shade, ""))
+        series.append((f"paper: {row.model} {row.setting}", heights, shade, "", None))
     relevant = [r for r in runs if any(t in r.metrics for t in table.tasks)]
     for i, run in enumerate(relevant):
         heights = [_nan(column_value(table, c, run)) for c in table.columns]
-        series.append((run.label_for(table.tasks), heights, _RUN_COLORS[i % len(_RUN_COLORS)], "//"))
+        color = _RUN_COLORS[i % len(_RUN_COLORS)]
+        series.append((run.label_for(table.tasks), heights, color, "//", _error_bars(table, run, heights)))
 
     width_in = min(24.0, max(8.0, 1.5 + 0.2 * len(series) * len(table.columns)))
     fig = Figure(figsize=(width_in, 5.5), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     width = 0.85 / len(series)
-    for s, (label, heights, color, hatch) in enumerate(series):
+    for s, (label, heights, color, hatch, yerr) in enumerate(series):
         xs = [c + (s - (len(series) - 1) / 2) * width for c in range(len(table.columns))]
         ax.bar(xs, heights, width, label=label, color=color, hatch=hatch, edgecolor="black", linewidth=0.3)
+        if yerr is not None:  # the run's 95 % bootstrap intervals
+            ax.errorbar(xs, heights, yerr=yerr, fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
     ax.set_xticks(range(len(table.columns)), [c.header for c in table.columns])
     ax.set_ylabel(table.metric)
     ax.set_title(f"Table {table.table}: paper vs runs ({len(relevant)} run(s))")
     fig.legend(fontsize=7, ncol=3, loc="outside lower center")
     return _save(fig, out_path)
+
+
+def _error_bars(table: PaperTable, run: RunResult, heights: list[float]) -> list[list[float]] | None:
+    """``[below, above]`` per column from the run's 95 % bootstrap intervals (0 where it has none); None when
+    the run has no interval for any column (no error bars drawn)."""
+    below, above, any_interval = [], [], False
+    for column, h in zip(table.columns, heights, strict=True):
+        iv = None
+        if column.task is not None and column.metric_key is not None and not column.mean_of and not math.isnan(h):
+            iv = run.intervals.get(column.task, {}).get(column.metric_key)
+        below.append(max(0.0, h - iv[0]) if iv else 0.0)
+        above.append(max(0.0, iv[1] - h) if iv else 0.0)
+        any_interval = any_interval or iv is not None
+    return [below, above] if any_interval else None
 
 
 def plot_curve(

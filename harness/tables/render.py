@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -59,7 +60,8 @@ class RunResult:
     `subsets`: the tasks evaluated on part of their images (every label says so); `train_overlap`: task ->
     how many of its evaluated images the model was trained on, for the tasks where that is > 0 (every label
     says so too); `request_sets`: task -> hash of its request ids (`render_compare` refuses to subtract runs
-    over different sets); `source`: where the run was read from (error messages)."""
+    over different sets); `source`: where the run was read from (error messages); `intervals`: task -> key ->
+    the 95 % bootstrap interval (low, high) from metrics.json's ``uncertainty`` (``--ci``)."""
 
     model: str
     task_version: str
@@ -71,6 +73,7 @@ class RunResult:
     request_sets: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
     train_overlap: Mapping[str, int] = field(default_factory=dict)
+    intervals: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
 
     @classmethod
     def from_metrics(
@@ -151,18 +154,22 @@ def column_value(table: PaperTable, column: Column, run: RunResult) -> float | N
     return run.value(column.task, column.metric_key)
 
 
-def render_tables(paper_dir: Path, runs: Sequence[RunResult] = (), *, all_deltas: bool = False) -> str:
+def render_tables(
+    paper_dir: Path, runs: Sequence[RunResult] = (), *, all_deltas: bool = False, ci: str | None = None
+) -> str:
     """Tables 2-6 as markdown: paper rows in print order, then one row per relevant run.
 
-    ``all_deltas`` also shows Δs the paper does not print (SFT rows vs their baseline).
+    ``all_deltas`` also shows Δs the paper does not print (SFT rows vs their baseline); ``ci``: see `table_grid`.
     """
-    blocks = [render_table(t, runs, all_deltas=all_deltas) for t in load_tables(paper_dir)]
+    blocks = [render_table(t, runs, all_deltas=all_deltas, ci=ci) for t in load_tables(paper_dir)]
     return "\n".join(blocks)
 
 
-def render_table(table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False) -> str:
+def render_table(
+    table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False, ci: str | None = None
+) -> str:
     """One table block: heading, verbatim caption, run-column sources, pipe table, footnotes."""
-    headers, rows, footnotes = table_grid(table, runs, all_deltas=all_deltas)
+    headers, rows, footnotes = table_grid(table, runs, all_deltas=all_deltas, ci=ci)
     lines = [
         f"### Table {table.table}",
         "",
@@ -178,10 +185,14 @@ def render_table(table: PaperTable, runs: Sequence[RunResult] = (), *, all_delta
 
 
 def table_grid(
-    table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False
+    table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False, ci: str | None = None
 ) -> tuple[list[str], list[list[str]], list[str]]:
     """One table as cells: headers, rows (paper rows, Δ rows, then one row per relevant run; every cell
-    the text the markdown shows) and footnotes. `harness.tables.export` writes the other formats from it."""
+    the text the markdown shows) and footnotes. `harness.tables.export` writes the other formats from it.
+    ``ci``: run cells with their 95 % bootstrap interval, ``"pm"`` as ``40.6 ± 1.2`` (half the interval's
+    width), ``"interval"`` as ``40.6 [39.4, 41.8]``; paper rows and cells without an interval stay as they are."""
+    if ci not in (None, "pm", "interval"):
+        raise ValueError(f"ci={ci!r}: expected 'pm' or 'interval'")
     rows: list[list[str]] = []
     footnotes: list[str] = []
     for row in table.rows:
@@ -195,10 +206,24 @@ def table_grid(
                 rows.append(["Δ"] + [deltas.get(c.key, MISSING) for c in table.columns])
     for run in runs:
         if any(task in run.metrics for task in table.tasks):
-            cells = [column_value(table, c, run) for c in table.columns]
-            rows.append([run.label_for(table.tasks)] + [_number(v, table.decimals) for v in cells])
+            cells = [_run_cell(table, c, run, ci) for c in table.columns]
+            rows.append([run.label_for(table.tasks), *cells])
     headers = [table.label_header] + [c.header for c in table.columns]
     return headers, rows, footnotes
+
+
+def _run_cell(table: PaperTable, column: Column, run: RunResult, ci: str | None) -> str:
+    """A run's cell: the number, with its interval under ``ci`` where the run has one for that metric."""
+    text = _number(column_value(table, column, run), table.decimals)
+    iv = None
+    if ci and text != MISSING and column.task is not None and column.metric_key is not None and not column.mean_of:
+        iv = run.intervals.get(column.task, {}).get(column.metric_key)
+    if iv is None:
+        return text
+    low, high = iv
+    if ci == "pm":
+        return f"{text} ± {format_number((high - low) / 2.0, table.decimals)}"
+    return f"{text} [{format_number(low, table.decimals)}, {format_number(high, table.decimals)}]"
 
 
 class DifferentSamplesError(ValueError):
@@ -220,11 +245,17 @@ def check_same_samples(run_a: RunResult, run_b: RunResult) -> list[str]:
 
 
 def render_compare(
-    run_a: RunResult, run_b: RunResult, *, decimals: int = 1, allow_different_samples: bool = False
+    run_a: RunResult,
+    run_b: RunResult,
+    *,
+    decimals: int = 1,
+    allow_different_samples: bool = False,
+    paired: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """Per task and metric key: A, B and B−A ("–" where either side lacks the metric). Runs over
     different request sets are refused (`DifferentSamplesError`) unless `allow_different_samples`, in
-    which case the output says which tasks differ."""
+    which case the output says which tasks differ. `paired` (task -> `harness.score_cmd.paired_intervals`
+    entry): adds the 95 % interval of B−A from the paired image-level bootstrap and its two-sided p."""
     different = check_same_samples(run_a, run_b)
     if different and not allow_different_samples:
         raise DifferentSamplesError(
@@ -245,18 +276,52 @@ def render_compare(
                     _number(a, decimals),
                     _number(b, decimals),
                     MISSING if diff is None else _signed(diff, decimals),
+                    *([] if paired is None else _paired_cells(paired.get(task, {}), key, decimals)),
                 ]
             )
+    headers = ["task", "metric", "A", "B", "B−A"]
+    notes: list[str] = []
+    if paired is not None:
+        headers += ["95% CI (B−A)", "p"]
+        notes = _paired_notes(paired)
     lines = [
         "### Compare",
         "",
         f"- A: {run_a.label}",
         f"- B: {run_b.label}",
         *([f"- different samples (allowed): {'; '.join(different)}"] if different else []),
+        *notes,
         "",
-        _markdown(["task", "metric", "A", "B", "B−A"], rows, label_columns=2),
+        _markdown(headers, rows, label_columns=2),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _paired_cells(entry: Mapping[str, Any], key: str, decimals: int) -> list[str]:
+    """``[low, high]`` of B−A and p for one metric ("–" where the bootstrap has no value)."""
+    diff = entry.get("metrics", {}).get(key)
+    if not diff or diff.get("low") is None or diff.get("high") is None:
+        interval = MISSING
+    else:
+        interval = f"[{_signed(diff['low'], decimals)}, {_signed(diff['high'], decimals)}]"
+    p = None if not diff else diff.get("p_value")
+    return [interval, MISSING if p is None else format_p(p)]
+
+
+def format_p(p: float) -> str:
+    """A p-value with three decimals; below 0.001 as ``<0.001``."""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _paired_notes(paired: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The bootstrap's settings, and the tasks it could not pair."""
+    settings = sorted({(e["n_replicates"], e["seed"]) for e in paired.values() if "n_replicates" in e})
+    out = [
+        f"- paired image-level bootstrap: {n} replicates, seed {seed} (same resampled images for A and B; p two-sided)"
+        for n, seed in settings
+    ]
+    out += [f"- {task}: no paired interval: {e['error']}" for task, e in sorted(paired.items()) if "error" in e]
+    return out
 
 
 def _delta_cells(table: PaperTable, row: PaperRow, footnotes: list[str]) -> dict[str, str]:

@@ -68,16 +68,34 @@ def load_run(run_dir: Path, profile: str | None = None) -> RunResult:
     protocols = sorted({str(t.get("args", {}).get("protocol")) for t in tasks if t.get("args", {}).get("protocol")})
     model = Path(str(manifest.get("model", {}).get("path", run_dir.name)).rstrip("/")).name
     step = manifest.get("train_step")
+    raw = json.loads(path.read_text())
     result = RunResult.from_metrics(
         model=model,
         task_version="/".join(versions) or "?",
         protocol="/".join(protocols) or "default",
         profile=profile,
-        metrics=numeric_metrics(json.loads(path.read_text())),
+        metrics=numeric_metrics(raw),
         step=int(step) if isinstance(step, int) else None,
     )
     return replace(result, subsets=task_subsets(tasks), request_sets=_request_sets(tasks), source=str(run_dir),
-                   train_overlap=task_train_overlap(tasks))
+                   train_overlap=task_train_overlap(tasks), intervals=metric_intervals(raw))
+
+
+def metric_intervals(raw: dict[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
+    """task -> metric -> (low, high) of the 95 % bootstrap interval in ``metrics.json`` (``uncertainty``;
+    metrics without a defined interval are left out)."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for task, values in raw.items():
+        unc = values.get("uncertainty") if isinstance(values, dict) else None
+        metrics = unc.get("metrics") if isinstance(unc, dict) else None
+        if not isinstance(metrics, dict):
+            continue
+        out[task] = {
+            key: (float(iv["low"]), float(iv["high"]))
+            for key, iv in metrics.items()
+            if isinstance(iv, dict) and all(isinstance(iv.get(k), int | float) for k in ("low", "high"))
+        }
+    return out
 
 
 def task_train_overlap(tasks: list[dict[str, Any]]) -> dict[str, int]:

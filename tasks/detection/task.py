@@ -9,7 +9,9 @@ Protocols (``protocol=`` task argument, recorded in every manifest):
 * ``direct``: the detection prompt for every image × category ("No Objects" = no boxes);
 * ``two-stage``: the evaluated model first answers our existence question (tasks.detection.prompt),
   and is asked for boxes only where it says yes;
-* ``exist-map=FILE``: replay an official exist map (``{"<image_id>": [category names]}``);
+* ``exist-map=FILE``: replay an official exist map (``{"<image_id>": [category names]}``); a map that
+  misses task images is refused (`check_protocol_inputs`: strict below ``exist_map_min_coverage``,
+  default 1, official for any image) and its coverage is recorded (`tasks.detection.coverage`);
 * ``oracle``: query only the categories present in the ground truth (the first official release).
 
 Scoring reads each completion once per reading: strict hands the reward's reading
@@ -21,6 +23,7 @@ official repository's two readings, the reward's (`OfficialDetection.parse`) and
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from typing import Any
 from tasks.base import Request, TaskScore, TrainPool, Verifier, check_ids, score_record
 from tasks.data import DataError
 from tasks.data.detection import DetectionData, load_coco_detection, load_lvis_detection
+from tasks.detection.coverage import ExistMapCoverage, coverage_fraction
 from tasks.detection.metric import (
     detection_metrics,
     official_eval_results,
@@ -43,6 +47,7 @@ from tasks.detection.rewards import VERIFIERS, DetectionTarget
 from tasks.rewards import build_verifier
 from tasks.spec import Kind, Profile
 
+log = logging.getLogger("vrft.tasks")
 PROTOCOLS = ("direct", "two-stage", "oracle", "exist-map=FILE")
 EVAL_ANNOTATIONS = {"coco": "coco/annotations/instances_val2017.json", "lvis": "lvis/annotations/lvis_v1_val.json"}
 """Dataset -> its evaluation annotation file, relative to the data root."""
@@ -75,6 +80,7 @@ class DetectionTask:
         prompt: str = "strict",
         limit: int | None = None,
         max_new_tokens: int = 1024,
+        exist_map_min_coverage: float | str = 1.0,
     ) -> None:
         self.name, self.version, self.spec = name, version, spec
         self.data_root = Path(data_root)
@@ -83,7 +89,10 @@ class DetectionTask:
         detection_prompt("x", prompt)  # validates the style now, not at the first request
         self.limit = limit
         self.max_new_tokens = max_new_tokens
+        self.min_coverage = coverage_fraction(name, exist_map_min_coverage)
         self.args: dict[str, Any] = {"protocol": protocol, "prompt": prompt, "limit": limit}
+        if self.min_coverage != 1.0:
+            self.args["exist_map_min_coverage"] = self.min_coverage
 
     # ---- data -------------------------------------------------------------------------------
 
@@ -122,6 +131,32 @@ class DetectionTask:
             raise DataError(f'{self.name}: exist map {path}: expected {{"<image_id>": [category names]}}')
         return raw
 
+    @cached_property
+    def exist_map_coverage(self) -> ExistMapCoverage:
+        """How the exist map lines up with the task's images and the dataset's categories (logged once:
+        category names that match no category of the dataset)."""
+        names = set(self.data.categories.values())
+        cov = ExistMapCoverage.of(self.exist_map_path or "", self.exist_map, self.image_ids, self.data.images, names)
+        if cov.unknown_categories:
+            log.warning("%s", cov.unknown_warning(self.name, self.eval_annotations))
+        return cov
+
+    def check_protocol_inputs(self, profile: Profile | str = Profile.STRICT) -> None:
+        """Refuse protocol inputs that do not match the dataset (so a wrong file cannot give an all-zero
+        table): an exist map must have an entry for every task image in the official profile (the official
+        script indexes ``exist_map[str(image_id)]``), and for `min_coverage` of them in strict."""
+        if self.protocol != "exist-map":
+            return
+        cov = self.exist_map_coverage
+        official = Profile.parse(profile) is Profile.OFFICIAL
+        if not cov.missing_ids or (not official and cov.fraction >= self.min_coverage):
+            return
+        raise DataError(cov.error(self.name, self.eval_annotations, self.min_coverage, official))
+
+    def protocol_coverage(self) -> dict[str, Any] | None:
+        """What the run manifest and ``metrics.json`` record about the protocol input (None: no input)."""
+        return self.exist_map_coverage.as_dict() if self.protocol == "exist-map" else None
+
     # ---- requests ---------------------------------------------------------------------------
 
     def pairs(self) -> Iterator[tuple[int, int, str]]:
@@ -155,6 +190,7 @@ class DetectionTask:
         return f"<answer>[{items}]</answer>"
 
     def requests(self) -> Iterator[Request]:
+        self.check_protocol_inputs(Profile.STRICT)  # the official profile's check: the harness, and `score`
         for image_id, cat_id, name in self.pairs():
             if self.protocol == "direct":
                 yield self._detection_request(image_id, cat_id, name)
@@ -210,6 +246,7 @@ class DetectionTask:
 
     def score(self, generations: Mapping[str, str], profile: Profile) -> TaskScore:
         profile = Profile.parse(profile)
+        self.check_protocol_inputs(profile)
         stage1_ids = [r.request_id for r in self.requests()] if self.protocol == "two-stage" else []
         detection = list(self.followup_requests(generations)) if stage1_ids else list(self.requests())
         missing, unknown = check_ids([*stage1_ids, *(r.request_id for r in detection)], generations)
@@ -254,8 +291,13 @@ class DetectionTask:
             parse_failures=dict(sorted(failures.items())),
             **{k: counters[k] for k in ("errors", "malformed_items", "degenerate_boxes")},
         )
+        coverage = self.protocol_coverage()
+        if coverage is not None:
+            metrics["exist_map_coverage"] = coverage
+            if coverage["unknown_categories"]:
+                metrics["warnings"].append(self.exist_map_coverage.unknown_warning(self.name, self.eval_annotations))
         metrics["reward_mean"] = reward_means(samples, verifier.components)
-        return TaskScore(metrics, samples, missing, unknown)
+        return TaskScore(metrics, samples, missing, unknown, inputs={"results": results})
 
     def _metrics(self, results: list[dict[str, Any]], profile: Profile) -> dict[str, Any]:
         spec = self.spec

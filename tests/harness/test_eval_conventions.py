@@ -72,7 +72,7 @@ def test_an_argument_no_selected_task_accepts_is_refused_with_each_tasks_argumen
 ) -> None:
     assert _eval(replay_file, data_root, tmp_path / "r", "--tasks", "paper", "--task-arg", "protocl=oracle") == 2
     err = capsys.readouterr().err
-    assert "'protocl'" in err and "coco_fewshot: limit, max_new_tokens, prompt, protocol" in err
+    assert "'protocl'" in err and "coco_fewshot: exist_map_min_coverage, limit, max_new_tokens, prompt, protocol" in err
     assert "fgvc_pets37: limit, max_new_tokens, prompt, split" in err
     assert not (tmp_path / "r").exists()
     # accepted by some selected tasks only: fine; by none of the selected ones: refused

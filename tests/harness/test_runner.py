@@ -188,7 +188,10 @@ def vrft_eval(model: Path, data_root: Path, run_dir: Path) -> list[str]:
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tiny_model: Path, data_root: Path, tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     whole = tmp_path / "whole"
-    subprocess.run(vrft_eval(tiny_model, data_root, whole), check=True, env=env, capture_output=True, timeout=600)
+    # --no-cache: this run must leave the generation cache empty, or the run killed below would take every
+    # answer from it at once instead of generating (and be over before the kill)
+    uncached = [*vrft_eval(tiny_model, data_root, whole), "--no-cache"]
+    subprocess.run(uncached, check=True, env=env, capture_output=True, timeout=600)
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
         vrft_eval(tiny_model, data_root, killed),

@@ -39,7 +39,9 @@ def test_exist_map_replays_names(synth_root: Path, tmp_path: Path) -> None:
     base = get_task("coco_fewshot", synth_root)
     first, second = list(base.data.images)[:2]
     path = tmp_path / "exist.json"
-    path.write_text(json.dumps({str(first): ["cat", "person"], str(second): ["dog", "bus"]}))
+    # every image has an entry (issue 20: a map that misses task images is refused); only two list any
+    entries = {str(i): [] for i in base.data.images} | {str(first): ["cat", "person"], str(second): ["dog", "bus"]}
+    path.write_text(json.dumps(entries))
     task = get_task("coco_fewshot", synth_root, protocol=f"exist-map={path}")
     cat, dog, bus = (base.category_ids[n] for n in ("cat", "dog", "bus"))
     assert ids(task) == {f"{first}:{cat}", f"{second}:{dog}", f"{second}:{bus}"}  # person is not a task category
