@@ -101,6 +101,26 @@ class TaskScore:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
+class TrainRowsFromPool:
+    """`train_rows` for every task family: the rows of the chosen ids from the task's own `train_pool`."""
+
+    def train_pool(
+        self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
+    ) -> TrainPool:
+        raise NotImplementedError
+
+    def train_rows(
+        self,
+        ids: Iterable[str],
+        annotations: Path | None = None,
+        images: Path | None = None,
+        *,
+        allow_eval_set: bool = False,
+    ) -> list[Request]:
+        """The training rows of sample `ids` (of ``train_pool(annotations, images)``), in that order."""
+        return self.train_pool(annotations, images, allow_eval_set=allow_eval_set).select(ids)
+
+
 class Task(Protocol):
     name: str
     version: str

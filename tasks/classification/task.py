@@ -13,12 +13,12 @@ official eval's and the official reward's readings are the official repository's
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Request, TaskScore, TrainPool, Verifier, check_ids, score_record
+from tasks.base import Request, TaskScore, TrainPool, TrainRowsFromPool, Verifier, check_ids, score_record
 from tasks.classification.metric import accuracy_percent, official_eval_match
 from tasks.classification.prompt import classification_prompt
 from tasks.classification.rewards import VERIFIERS, ClassificationTarget
@@ -27,7 +27,7 @@ from tasks.rewards import build_verifier
 from tasks.spec import Kind, Profile
 
 
-class ClassificationTask:
+class ClassificationTask(TrainRowsFromPool):
     kind = Kind.CLASSIFICATION
 
     def __init__(
@@ -79,17 +79,6 @@ class ClassificationTask:
         from tasks.classification.train import train_pool  # it subclasses / builds this task: imported on use
 
         return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
-
-    def train_rows(
-        self,
-        ids: Iterable[str],
-        annotations: Path | None = None,
-        images: Path | None = None,
-        *,
-        allow_eval_set: bool = False,
-    ) -> list[Request]:
-        """The training rows of sample `ids` (of ``train_pool(annotations, images)``), in that order."""
-        return self.train_pool(annotations, images, allow_eval_set=allow_eval_set).select(ids)
 
     def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
         """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""

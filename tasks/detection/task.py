@@ -25,13 +25,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Request, TaskScore, TrainPool, Verifier, check_ids, score_record
+from tasks.base import Request, TaskScore, TrainPool, TrainRowsFromPool, Verifier, check_ids, score_record
 from tasks.data import DataError
 from tasks.data.detection import DetectionData, load_coco_detection, load_lvis_detection
 from tasks.detection.coverage import ExistMapCoverage, coverage_fraction
@@ -66,7 +66,7 @@ class DetectionSpec:
     base: tuple[str, ...] = ()
 
 
-class DetectionTask:
+class DetectionTask(TrainRowsFromPool):
     kind = Kind.DETECTION
 
     def __init__(
@@ -228,17 +228,6 @@ class DetectionTask:
         from tasks.detection.train import train_pool  # it subclasses / builds this task: imported on use
 
         return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
-
-    def train_rows(
-        self,
-        ids: Iterable[str],
-        annotations: Path | None = None,
-        images: Path | None = None,
-        *,
-        allow_eval_set: bool = False,
-    ) -> list[Request]:
-        """The training rows of sample `ids` (of ``train_pool(annotations, images)``), in that order."""
-        return self.train_pool(annotations, images, allow_eval_set=allow_eval_set).select(ids)
 
     def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
         """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""

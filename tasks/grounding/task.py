@@ -11,13 +11,13 @@ official repository's two readings (reward and eval), each done once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Request, TaskScore, TrainPool, Verifier, check_ids, score_record
+from tasks.base import Request, TaskScore, TrainPool, TrainRowsFromPool, Verifier, check_ids, score_record
 from tasks.data import DataError
 from tasks.data.lisa import LISA_SPLITS, load_lisa
 from tasks.geometry import official_lisa_norm1000, points_to_xyxy
@@ -44,7 +44,7 @@ def strict_gt_box(sample: GroundingSample) -> tuple[float, float, float, float]:
     return points_to_xyxy(pts)
 
 
-class GroundingTask:
+class GroundingTask(TrainRowsFromPool):
     kind = Kind.GROUNDING
 
     def __init__(
@@ -108,17 +108,6 @@ class GroundingTask:
         from tasks.grounding.train import train_pool  # it subclasses / builds this task: imported on use
 
         return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
-
-    def train_rows(
-        self,
-        ids: Iterable[str],
-        annotations: Path | None = None,
-        images: Path | None = None,
-        *,
-        allow_eval_set: bool = False,
-    ) -> list[Request]:
-        """The training rows of sample `ids` (of ``train_pool(annotations, images)``), in that order."""
-        return self.train_pool(annotations, images, allow_eval_set=allow_eval_set).select(ids)
 
     def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
         """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
