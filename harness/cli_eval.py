@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def task_args(pairs: Sequence[str], limit: int | None = None) -> dict[str, str | int]:
     """``--task-arg [SCOPE:]KEY=VALUE`` items (SCOPE: a task, group or family) and ``--limit N``."""
-    from tasks.registry import parse_task_arg
+    from tasks.task_args import parse_task_arg
 
     out: dict[str, str | int] = {}
     for pair in pairs:
@@ -124,7 +124,8 @@ def _score(args: argparse.Namespace) -> int:
     from harness.config import profile_task_args
     from harness.records import GenerationsError, read_generations
     from tasks.data import DataError, allow_outside_data_root
-    from tasks.registry import build_tasks, expand_task_names
+    from tasks.registry import expand_task_names
+    from tasks.task_args import build_tasks
 
     if args.allow_outside_data_root:
         allow_outside_data_root()

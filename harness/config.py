@@ -18,8 +18,9 @@ from typing import Any
 from harness.backends import GenerationParams
 from harness.coords import COORDS
 from harness.provenance import model_fingerprint
-from tasks.registry import check_task_args, expand_task_names
+from tasks.registry import expand_task_names
 from tasks.spec import Profile
+from tasks.task_args import check_task_args
 
 PROFILES = tuple(p.value for p in Profile)
 
@@ -111,7 +112,7 @@ class EvalConfig:
     """One evaluation: `model` (checkpoint, served name, or a generations JSONL for ``replay``) on `tasks`
     (names or groups) from `data_root`, through `backend` (a `harness.backends` name, or the label of a
     backend object handed to `run_eval`), scored in `profile`. `task_args` (``key`` or ``scope:key``, see
-    `tasks.registry.resolve_task_args`) go to the tasks that accept them, `backend_opts` to the backend;
+    `tasks.task_args.resolve_task_args`) go to the tasks that accept them, `backend_opts` to the backend;
     `coords` is the model's box convention (`harness.coords`)."""
 
     model: str

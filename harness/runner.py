@@ -48,8 +48,8 @@ from harness.records import (
     write_error,
 )
 from tasks.base import Request, Task
-from tasks.registry import build_tasks as registry_build_tasks
 from tasks.registry import expand_task_names
+from tasks.task_args import build_tasks as registry_build_tasks
 
 log = logging.getLogger("vrft.eval")
 WHOLE_RUN = Shard()
@@ -367,7 +367,5 @@ def _generate_all(
                 bar.total = (bar.total or 0) + len(follow)
                 bar.refresh()
                 gen.run(task, follow, bar)
-    log.info(
-        "%d request(s): %d from the generation cache, %d error(s)", gen.n_generated, gen.n_cached, gen.n_errors
-    )
+    log.info("%d request(s): %d from the generation cache, %d error(s)", gen.n_generated, gen.n_cached, gen.n_errors)
     return gen

@@ -33,7 +33,8 @@ from harness.records import (
 )
 from tasks.base import Task
 from tasks.metrics.coco import OfficialEvaluatorError
-from tasks.registry import get_task, resolve_task_args
+from tasks.registry import get_task
+from tasks.task_args import resolve_task_args
 from tasks.uncertainty import task_uncertainty
 
 DEFAULT_BOOTSTRAP = 1000

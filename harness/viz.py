@@ -33,8 +33,9 @@ from tasks.base import Request, Task
 from tasks.detection.parse import parse_strict
 from tasks.geometry import norm1000_to_xyxy
 from tasks.grounding.parse import parse_box_strict
-from tasks.registry import get_task, resolve_task_args
+from tasks.registry import get_task
 from tasks.spec import Kind
+from tasks.task_args import resolve_task_args
 
 THUMB = 320
 GT_COLOR, PRED_COLOR = (0, 200, 0), (230, 0, 0)

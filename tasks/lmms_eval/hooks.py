@@ -48,8 +48,9 @@ from PIL import Image
 
 from tasks.base import Task, TaskScore
 from tasks.chat import LMMS, chat_messages
-from tasks.registry import TASKS, get_task, parse_task_arg, resolve_task_args
+from tasks.registry import TASKS, get_task
 from tasks.spec import Profile
+from tasks.task_args import parse_task_arg, resolve_task_args
 
 log = logging.getLogger("vrft.lmms_eval")
 
@@ -109,7 +110,7 @@ def _build_task(settings: Settings) -> Task:
 
 def parse_task_args(spec: str, task: str) -> dict[str, str]:
     """The arguments of `task` in a ``VRFT_TASK_ARGS`` value (``;``-separated ``[SCOPE:]KEY=VALUE``, SCOPE a
-    task, group or family), as ``vrft eval --task-arg`` reads them (`tasks.registry.parse_task_arg` and
+    task, group or family), as ``vrft eval --task-arg`` reads them (`tasks.task_args.parse_task_arg` and
     `resolve_task_args`): the most specific scope wins whatever the order; an unscoped argument this task
     does not accept is left to the others. Raises ValueError naming the item."""
     args: dict[str, str] = {}

@@ -19,8 +19,9 @@ from harness.config import EvalConfig, coords_for
 from harness.runner import run_eval
 from harness.tables.render import DifferentSamplesError, render_compare
 from harness.tables.runs import load_run
-from tasks.registry import GROUPS, build_tasks, check_task_args, get_task, resolve_task_args
+from tasks.registry import GROUPS, get_task
 from tasks.synthetic import write_synthetic
+from tasks.task_args import build_tasks, check_task_args, resolve_task_args
 
 REPO = Path(__file__).resolve().parents[2]
 
