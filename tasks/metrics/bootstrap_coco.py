@@ -11,15 +11,10 @@ the single evaluation (`class_mean`, `coco_ov_summary`), so the identity resampl
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from tasks.metrics.bootstrap import (
     DEFAULT_CHUNK,
@@ -30,24 +25,8 @@ from tasks.metrics.bootstrap import (
     bootstrap,
 )
 from tasks.metrics.bootstrap_accumulate import DetectionRecords, records_from_cocoeval, records_from_lvis_eval
-from tasks.metrics.coco import (
-    COCO_MAX_DETS,
-    _gt_copy,
-    _load_results,
-    check_ids,
-    class_mean,
-    clean_results,
-    coco_ov_summary,
-    official_failure,
-    official_results,
-)
-from tasks.metrics.lvis import (
-    LVIS_MAX_DETS,
-    _check_lvis_gt,
-    _lvis_api,
-    _quiet_lvis_logger,
-    ensure_numpy_float_alias,
-)
+from tasks.metrics.coco import COCO_MAX_DETS, class_mean, coco_ov_summary, evaluate_coco
+from tasks.metrics.lvis import LVIS_MAX_DETS, evaluate_lvis
 
 
 def coco_records(
@@ -63,22 +42,8 @@ def coco_records(
     """Run ``COCOeval.evaluate()`` once exactly as `tasks.metrics.coco.coco_bbox_eval` sets it up (same
     validation, category and image restriction) and keep its records. The population is ``image_ids``
     (default: every GT image)."""
-    check_ids(gt, category_ids, image_ids)
-    gt_copy = _gt_copy(gt)
-    all_imgs = {im["id"] for im in gt_copy["images"]}
-    eval_imgs = sorted(set(image_ids) if image_ids is not None else all_imgs)
-    cats = set(category_ids)
-    prepare = official_results if official else clean_results
-    cleaned = [r for r in prepare(results, all_imgs) if r["category_id"] in cats]
-    with contextlib.redirect_stdout(io.StringIO()), official_failure(official, "pycocotools COCOeval"):
-        coco_gt = COCO()
-        coco_gt.dataset = gt_copy
-        coco_gt.createIndex()
-        ev = COCOeval(coco_gt, _load_results(coco_gt, cleaned), iouType="bbox")
-        ev.params.catIds = sorted(cats)
-        ev.params.imgIds = eval_imgs
-        ev.evaluate()
-    return records_from_cocoeval(ev, image_ids=eval_imgs, areas=areas, max_dets=max_dets)
+    run = evaluate_coco(gt, results, category_ids, image_ids, official=official, accumulate=False)
+    return records_from_cocoeval(run.ev, image_ids=run.image_ids, areas=areas, max_dets=max_dets)
 
 
 def lvis_records(
@@ -95,34 +60,9 @@ def lvis_records(
     ``max_dets`` per image, evaluation restricted to the categories' pos ∪ neg images) and keep its records.
     The population is ``image_ids`` (default: every GT image): images outside every pos ∪ neg set carry no
     record but are still drawn. ``areas`` default: all four (needed for the official area mean)."""
-    check_ids(gt, category_ids, image_ids)
-    _check_lvis_gt(gt)
-    cats = set(category_ids)
-    all_imgs = {im["id"] for im in gt["images"]}
-    population = sorted(set(image_ids) if image_ids is not None else all_imgs)
-    prepare = official_results if official else clean_results
-    cleaned = [r for r in prepare(results, all_imgs) if r["category_id"] in cats]
-    dataset = {**gt, "annotations": [dict(a) for a in gt.get("annotations", []) if a["category_id"] in cats]}
-    relevant = {a["image_id"] for a in dataset["annotations"]}
-    relevant |= {im["id"] for im in gt["images"] if cats & set(im["neg_category_ids"])}
-    relevant &= set(population)
-    api = _lvis_api()
-    ensure_numpy_float_alias()
-    with (
-        contextlib.redirect_stdout(io.StringIO()),
-        warnings.catch_warnings(),
-        _quiet_lvis_logger(),
-        official_failure(official, "lvis LVISEval"),
-    ):
-        warnings.simplefilter("ignore", DeprecationWarning)
-        lvis_gt = api.DictLVIS(dataset)
-        lvis_dt = api.LVISResults(lvis_gt, cleaned, max_dets=max_dets) if cleaned else api.EmptyLVISResults(lvis_gt)
-        ev = api.LVISEval(lvis_gt, lvis_dt, iou_type="bbox")
-        ev.params.cat_ids = sorted(cats)
-        ev.params.img_ids = sorted(relevant)
-        if relevant:
-            ev.evaluate()
-    return records_from_lvis_eval(ev, image_ids=population, areas=areas)
+    population = sorted(set(image_ids) if image_ids is not None else {im["id"] for im in gt["images"]})
+    run = evaluate_lvis(gt, results, category_ids, population, max_dets=max_dets, official=official, accumulate=False)
+    return records_from_lvis_eval(run.ev, image_ids=population, areas=areas)
 
 
 def _nan_to_none(x: float) -> float | None:

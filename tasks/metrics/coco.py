@@ -30,7 +30,7 @@ import numbers
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -219,6 +219,47 @@ def _load_results(coco_gt: COCO, results: list[dict[str, Any]]) -> COCO:
     return res
 
 
+class COCORun(NamedTuple):
+    """One ``COCOeval.evaluate()`` as `coco_bbox_eval` sets it up, and what it was given."""
+
+    ev: COCOeval
+    cleaned: list[dict[str, Any]]  # the results handed over (validated or not, queried categories only)
+    gt: dict[str, Any]  # the GT copy handed over
+    image_ids: list[int]  # the evaluated images, sorted
+
+
+def evaluate_coco(
+    gt: Mapping[str, Any],
+    results: Sequence[Mapping[str, Any]],
+    category_ids: Sequence[int],
+    image_ids: Sequence[int] | None = None,
+    *,
+    official: bool = False,
+    accumulate: bool = True,
+) -> COCORun:
+    """Validate, prepare the results (``official``: unchecked), restrict to the categories and images, run
+    ``COCOeval.evaluate()`` (and ``accumulate()``). The one set-up behind `coco_bbox_eval` and the
+    bootstrap's per-image records, so both score exactly the same evaluation."""
+    check_ids(gt, category_ids, image_ids)
+    gt_copy = _gt_copy(gt)
+    all_imgs = {im["id"] for im in gt_copy["images"]}
+    eval_imgs = sorted(set(image_ids) if image_ids is not None else all_imgs)
+    cats = set(category_ids)
+    prepare = official_results if official else clean_results
+    cleaned = [r for r in prepare(results, all_imgs) if r["category_id"] in cats]
+    with contextlib.redirect_stdout(io.StringIO()), official_failure(official, "pycocotools COCOeval"):
+        coco_gt = COCO()
+        coco_gt.dataset = gt_copy
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, _load_results(coco_gt, cleaned), iouType="bbox")
+        ev.params.catIds = sorted(cats)
+        ev.params.imgIds = eval_imgs
+        ev.evaluate()
+        if accumulate:
+            ev.accumulate()
+    return COCORun(ev, cleaned, gt_copy, eval_imgs)
+
+
 def coco_bbox_eval(
     gt: Mapping[str, Any],
     results: Sequence[Mapping[str, Any]],
@@ -234,24 +275,8 @@ def coco_bbox_eval(
     images. Detections of other categories are dropped (the evaluator would ignore them anyway).
     ``official``: results unvalidated and the official mean (see the module docstring).
     """
-    check_ids(gt, category_ids, image_ids)
-    gt_copy = _gt_copy(gt)
-    all_imgs = {im["id"] for im in gt_copy["images"]}
-    eval_imgs = set(image_ids) if image_ids is not None else all_imgs
-    cats = set(category_ids)
-    prepare = official_results if official else clean_results
-    cleaned = [r for r in prepare(results, all_imgs) if r["category_id"] in cats]
-
-    with contextlib.redirect_stdout(io.StringIO()), official_failure(official, "pycocotools COCOeval"):
-        coco_gt = COCO()
-        coco_gt.dataset = gt_copy
-        coco_gt.createIndex()
-        coco_dt = _load_results(coco_gt, cleaned)
-        ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
-        ev.params.catIds = sorted(cats)
-        ev.params.imgIds = sorted(eval_imgs)
-        ev.evaluate()
-        ev.accumulate()
+    run = evaluate_coco(gt, results, category_ids, image_ids, official=official, accumulate=True)
+    ev, cleaned, gt_copy, eval_imgs = run.ev, run.cleaned, run.gt, set(run.image_ids)
 
     precision = ev.eval["precision"]  # [T, R, K, A, M]
     params = ev.params

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -135,23 +135,30 @@ def _check_lvis_gt(gt: Mapping[str, Any]) -> None:
             raise ValueError(f"GT category {c.get('id')!r}: 'frequency' must be 'r', 'c' or 'f'")
 
 
-def lvis_bbox_eval(
+class LVISRun(NamedTuple):
+    """One ``LVISEval.evaluate()`` as `lvis_bbox_eval` sets it up, and what it was given."""
+
+    ev: Any  # lvis.LVISEval (lvis is imported lazily)
+    lvis_dt: Any  # the LVISResults (after the per-image max_dets cap)
+    dataset: dict[str, Any]  # the GT handed over (queried categories' annotations, copied)
+    relevant: set[int]  # the evaluated images: the categories' pos ∪ neg sets (within `image_ids`)
+
+
+def evaluate_lvis(
     gt: Mapping[str, Any],
     results: Sequence[Mapping[str, Any]],
     category_ids: Sequence[int],
-    max_dets: int = LVIS_MAX_DETS,
+    image_ids: Sequence[int] | None = None,
     *,
+    max_dets: int = LVIS_MAX_DETS,
     official: bool = False,
-) -> LVISDetectionMetrics:
-    """Federated LVIS bbox AP on ``category_ids`` (GT dict unmodified, results as COCO dicts).
-
-    Results of other categories are dropped *before* the per-image ``max_dets`` cap (the official
-    results only hold the queried categories, so this matches). The evaluated images are the union
-    of the categories' pos ∪ neg sets: LVISEval ignores every other image for these categories, so
-    the precision arrays equal a run over all images (tested), only faster. ``official``: results
-    unvalidated and the official mean (see `tasks.metrics.coco`).
-    """
-    check_ids(gt, category_ids, None)
+    accumulate: bool = True,
+) -> LVISRun:
+    """Validate, prepare the results, hand over only the queried categories, run ``LVISEval.evaluate()``
+    (and ``accumulate()``) on the categories' pos ∪ neg images (restricted to ``image_ids`` when given).
+    The one set-up behind `lvis_bbox_eval` and the bootstrap's per-image records. With no relevant image
+    nothing is evaluated (``ev.eval`` stays empty)."""
+    check_ids(gt, category_ids, image_ids)
     _check_lvis_gt(gt)
     cats = set(category_ids)
     all_imgs = {im["id"] for im in gt["images"]}
@@ -164,6 +171,8 @@ def lvis_bbox_eval(
     dataset = {**gt, "annotations": [dict(a) for a in gt.get("annotations", []) if a["category_id"] in cats]}
     relevant = {a["image_id"] for a in dataset["annotations"]}
     relevant |= {im["id"] for im in gt["images"] if cats & set(im["neg_category_ids"])}
+    if image_ids is not None:
+        relevant &= set(image_ids)
 
     api = _lvis_api()
     ensure_numpy_float_alias()  # again: someone may have deleted it since the first call
@@ -181,8 +190,30 @@ def lvis_bbox_eval(
         ev.params.img_ids = sorted(relevant)
         if relevant:
             ev.evaluate()
-            ev.accumulate()
-    kept = lvis_dt.dataset["annotations"]  # after the max_dets cap
+            if accumulate:
+                ev.accumulate()
+    return LVISRun(ev, lvis_dt, dataset, relevant)
+
+
+def lvis_bbox_eval(
+    gt: Mapping[str, Any],
+    results: Sequence[Mapping[str, Any]],
+    category_ids: Sequence[int],
+    max_dets: int = LVIS_MAX_DETS,
+    *,
+    official: bool = False,
+) -> LVISDetectionMetrics:
+    """Federated LVIS bbox AP on ``category_ids`` (GT dict unmodified, results as COCO dicts).
+
+    Results of other categories are dropped *before* the per-image ``max_dets`` cap (the official
+    results only hold the queried categories, so this matches). The evaluated images are the union
+    of the categories' pos ∪ neg sets: LVISEval ignores every other image for these categories, so
+    the precision arrays equal a run over all images (tested), only faster. ``official``: results
+    unvalidated and the official mean (see `tasks.metrics.coco`).
+    """
+    run = evaluate_lvis(gt, results, category_ids, max_dets=max_dets, official=official, accumulate=True)
+    ev, dataset, relevant = run.ev, run.dataset, run.relevant
+    kept = run.lvis_dt.dataset["annotations"]  # after the max_dets cap
 
     params = ev.params
     t50 = int(np.argmin(np.abs(params.iou_thrs - 0.5)))
