@@ -1,5 +1,6 @@
 """The `vrft` command: argument parsing and printing only; each subcommand's logic lives in its own module
-(`vrft eval` and `vrft score` in `harness.cli_eval`; `vrft train` and `vrft demo` come from `COMMANDS_GROUP`)."""
+(`vrft eval` and `vrft score` in `harness.cli_eval`, `vrft tables` in `harness.cli_tables`; `vrft train` and
+`vrft demo` come from `COMMANDS_GROUP`)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from harness.cli_eval import (
-    DefaultsFormatter,
-    add_bootstrap_flags,
-    add_eval_parser,
-    add_outside_flag,
-    add_score_parser,
-    print_report,
-)
+from harness.cli_eval import add_eval_parser, add_outside_flag, add_score_parser
+from harness.cli_tables import add_tables_parser
 
 # Sub-commands of the packages above harness (`vrft train`, `vrft demo` from train_plugin) register here
 # through this entry-point group (pyproject.toml), so that harness never imports them.
@@ -102,21 +97,31 @@ def _data(args: argparse.Namespace) -> int:
 
 def _data_fetch(args: argparse.Namespace, names: list[str]) -> int | None:
     """`vrft data fetch`; None = go on to `vrft data check`'s verdict."""
-    from harness.fetch import FetchError, describe, fetch, plan_fetch
+    from harness.fetch import FetchError, describe, fetch, fetch_training, parse_given, plan_fetch
     from tasks.data.layout import TASK_DATASETS
 
     datasets = [TASK_DATASETS[n] for n in names]
     root = Path(args.data_root)
+    try:
+        given = parse_given(args.given or [], datasets)
+    except ValueError as err:
+        print(f"vrft data fetch: {err}", file=sys.stderr)
+        return 2
     if args.dry_run:
-        print(describe(plan_fetch(root, datasets), args.mirror))
+        print(describe(plan_fetch(root, datasets, train=args.train, given=given), args.mirror))
+        if args.train:
+            print("--train: then the paper's training sets (datasets) and the sampled k-shot train images")
         return 0
     try:
-        manual = fetch(root, datasets, mirror=args.mirror)
+        manual = fetch(root, datasets, mirror=args.mirror, train=args.train, given=given)
+        for step in manual:
+            print(f"{step.dataset}: {step.note}")
+        if args.train:
+            for line in fetch_training(root, names, mirror=args.mirror, seed=args.seed):
+                print(line)
     except FetchError as err:
         print(f"vrft data fetch: {err}", file=sys.stderr)
         return 1
-    for step in manual:
-        print(f"{step.dataset}: {step.note}")
     return None
 
 
@@ -132,94 +137,12 @@ def _viz(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tables(args: argparse.Namespace) -> int:
-    from harness.records import atomic_write_text
-    from harness.tables import render_compare
-    from harness.tables.runs import find_run_dirs, load_run
-
-    if args.paper:
-        paper = Path(args.paper)
-    else:
-        from harness.tables.paper import shipped_paper_dir
-
-        paper = shipped_paper_dir()
-    try:
-        if args.compare:
-            if len(args.compare) > 2:
-                raise ValueError(
-                    f"--compare takes one run (strict vs official) or two (A, B); {len(args.compare) - 2} more "
-                    f"given ({', '.join(args.compare[2:])}): compare them pairwise"
-                )
-            if args.format != "md":
-                raise ValueError(f"--compare writes markdown only; drop --format {args.format}")
-            from harness.score_cmd import bootstrap_replicates, paired_intervals
-
-            n_boot = bootstrap_replicates(args.bootstrap)
-            if len(args.compare) == 1:  # one run: official vs strict on the same generations
-                from harness.score_cmd import ensure_scored
-
-                run = Path(args.compare[0])
-                for profile in ("strict", "official"):
-                    if (report := ensure_scored(run, profile)) is not None:
-                        print_report(report)
-                paired = (
-                    paired_intervals(
-                        run, run, "strict", "official", bootstrap=n_boot, bootstrap_seed=args.bootstrap_seed
-                    )
-                    if n_boot
-                    else None
-                )
-                text = render_compare(load_run(run, "strict"), load_run(run, "official"), paired=paired)
-            else:
-                a, b = (load_run(Path(p)) for p in args.compare)
-                text = render_compare(a, b, allow_different_samples=args.allow_different_samples)  # refusal first
-                if n_boot:
-                    run_a, run_b = (Path(p) for p in args.compare)
-                    paired = paired_intervals(run_a, run_b, bootstrap=n_boot, bootstrap_seed=args.bootstrap_seed)
-                    text = render_compare(a, b, allow_different_samples=args.allow_different_samples, paired=paired)
-        else:
-            from harness.tables.export import export_tables
-
-            runs = []
-            for d in find_run_dirs(expand_run_paths(args.runs)):
-                try:
-                    runs.append(load_run(d))
-                except (FileNotFoundError, ValueError, TypeError, KeyError) as err:
-                    print(f"vrft tables: ignored run {d}: {err}", file=sys.stderr)
-            text = export_tables(paper, runs, args.format, ci=args.ci)
-            if args.figures:
-                from harness.tables.figures import plot_family
-
-                plot_family(paper, runs, Path(args.figures))
-    except (ValueError, FileNotFoundError, TypeError) as err:
-        print(f"vrft tables: {err}", file=sys.stderr)
-        return 2
-    if args.out:
-        atomic_write_text(Path(args.out), text)
-        print(f"wrote {args.out}")
-    else:
-        print(text)
-    return 0
-
-
-def expand_run_paths(patterns: Sequence[str]) -> list[Path]:
-    """``--runs`` items: paths, or globs (``*``, ``?``, ``[``) expanded in sorted order; a glob that
-    matches nothing is an error naming it."""
-    import glob
-
-    out: list[Path] = []
-    for pattern in patterns:
-        if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern))
-            if not matches:
-                raise ValueError(f"--runs {pattern!r}: no path matches")
-            out += [Path(m) for m in matches]
-        else:
-            out.append(Path(pattern))
-    return out
-
-
 def _tiny(args: argparse.Namespace) -> int:
+    if args.sam:
+        from harness.sam import build_tiny_sam
+
+        print(f"tiny SAM written to {build_tiny_sam(Path(args.out), seed=args.seed)}")
+        return 0
     from harness.tiny import build_tiny_qwen2vl
 
     path = build_tiny_qwen2vl(Path(args.out), seed=args.seed)
@@ -309,55 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output HTML file (default RUN_DIR/report.html)")
     p.set_defaults(func=_viz)
 
-    p = sub.add_parser(
-        "tables",
-        formatter_class=DefaultsFormatter,
-        help="the paper's Tables 2-6 as markdown, with your runs as extra rows",
-        description="Render Tables 2-6 in the paper's layout from results/paper, plus one row per run directory.",
-    )
-    p.add_argument(
-        "--runs",
-        nargs="*",
-        default=["results/runs"],
-        help="run directories, folders of them, or globs ('results/runs/qwen*'); unscored runs are named on "
-        "stderr and left out",
-    )
-    p.add_argument("--paper", help="the paper's numbers (default: the copy shipped with vrft, = results/paper)")
-    p.add_argument(
-        "--format",
-        choices=["md", "csv", "json", "latex"],
-        default="md",
-        help="output format (latex: booktabs tabulars for a paper)",
-    )
-    p.add_argument("--out", help="write the tables here (default: print to stdout)")
-    p.add_argument("--figures", help="also write bar charts (paper vs runs) into this folder")
-    p.add_argument(
-        "--compare",
-        nargs="+",
-        metavar="RUN",
-        help="two runs: per-metric A, B, B-A (refused when they cover different requests); one run: strict vs "
-        "official profile on the same generations",
-    )
-    p.add_argument(
-        "--allow-different-samples",
-        action="store_true",
-        help="--compare runs over different request sets anyway (e.g. --limit 4 vs a full run), saying so",
-    )
-    p.add_argument(
-        "--ci",
-        nargs="?",
-        const="pm",
-        choices=["pm", "interval"],
-        help="run rows with their 95%% bootstrap interval from metrics.json: '40.6 ± 1.2' (pm, half the "
-        "interval's width; the default when --ci has no value) or '40.6 [39.4, 41.8]' (interval); paper rows "
-        "unchanged",
-    )
-    add_bootstrap_flags(p)
-    p.set_defaults(func=_tables)
+    add_tables_parser(sub)
 
-    p = sub.add_parser("tiny", help="build a tiny random Qwen2-VL offline (tests, demo)")
+    p = sub.add_parser("tiny", help="build a tiny random Qwen2-VL (or, with --sam, SAM) offline (tests, demo)")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sam", action="store_true", help="a tiny random SamModel + processor (for vrft eval --sam DIR)")
     p.set_defaults(func=_tiny)
 
     p = sub.add_parser("tasks", help="list the benchmarks (family, metric, paper table, version)")
@@ -402,12 +282,30 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser(
         "fetch",
         help="download, verify and lay out the data the tasks need, then check it",
-        description="Resumable, verified downloads (sources: README); a dataset already in place is skipped.",
+        description="Resumable, verified downloads (sources: the README's table, harness/fetch/sources.py), "
+        "unpacked and moved into place only when complete; a dataset already in place is skipped, so a rerun "
+        "fetches nothing. Stanford Cars and ReasonSeg have no public source a script can reach: pass your copy "
+        "with --from (without it, the run says what to download). Ends with `vrft data check`'s verdict.",
     )
     d.add_argument("--data-root", required=True)
     d.add_argument("--tasks", default="paper", help="task names or groups (default: paper = all)")
     d.add_argument("--mirror", help="fetch every source from BASE_URL/<host>/<path> instead (proxies, tests)")
     d.add_argument("--dry-run", action="store_true", help="list what would be fetched, with sizes, and stop")
+    d.add_argument(
+        "--from",
+        dest="given",
+        action="append",
+        metavar="[DATASET=]PATH_OR_URL",
+        help="lay out a dataset without a public source from your copy (cars196, lisa): a folder, an archive "
+        "or an http(s) URL of one; repeatable (Stanford Cars: cars_test.tgz, cars_train.tgz, car_devkit.tgz)",
+    )
+    d.add_argument(
+        "--train",
+        action="store_true",
+        help="also what training needs: train annotations, the sampled k-shot train images (by coco_url) of the "
+        "paper's recipes, and the paper's training sets into the Hugging Face cache (datasets)",
+    )
+    d.add_argument("--seed", type=int, default=0, help="with --train: the k-shot sampling seed (vrft train's --seed)")
     p.set_defaults(func=_data)
     return parser
 

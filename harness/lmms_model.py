@@ -8,7 +8,9 @@ official image policy (RGBA on white, smart_resize with min/max_pixels), generat
 ``--gen_kwargs max_new_tokens=N`` when given). So ``lmms-eval --model vrft`` generates what
 ``vrft eval`` generates and scores it with the same code.
 
-Registered through the ``lmms_eval.models`` entry point (``vrft = "harness.lmms_model:manifest"``)::
+Registered through the ``lmms_eval.models`` entry point ``vrft = "vrft_lmms_model:manifest"``, a top-level
+module that pins ``harness`` to this package before importing it (`harness._lmms_model_alias`: a ``harness/``
+in the working directory would win otherwise)::
 
     lmms-eval --model vrft --model_args pretrained=CKPT,backend=vllm --tasks vrft_coco_fewshot \
         --include_path tasks/lmms_eval --log_samples --output_path logs

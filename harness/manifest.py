@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import EvalConfig, Shard
-from harness.provenance import TrainingImages, environment, model_fingerprint, train_step, training_images
+from harness.provenance import (
+    TrainingImages,
+    environment,
+    model_fingerprint,
+    train_step,
+    training_images,
+    training_seed,
+)
 from harness.records import RecordError
 
 if TYPE_CHECKING:
@@ -119,6 +126,9 @@ def build_manifest(
     manifest.pop("train_manifests", None)
     if trained is not None:
         manifest["train_manifests"] = list(trained.manifests)
+    manifest.pop("training", None)
+    if (seeded := training_seed(config.model)) is not None:  # `vrft tables --aggregate-seeds` groups by it
+        manifest["training"] = seeded
     manifest.update(
         format_version=FORMAT_VERSION,
         identity=config.identity(),

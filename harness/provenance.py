@@ -189,13 +189,19 @@ def _train_manifest_of(model: Path) -> Path | None:
     return None
 
 
+def _read_json(path: Path, unknown: str) -> Any:
+    """The JSON in `path`, or None with a warning saying what stays `unknown` (a damaged manifest loses that
+    fact, never the evaluation)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        log.warning("%s: unreadable (%s); %s unknown", path, err, unknown)
+        return None
+
+
 def _read_train_manifest(path: Path) -> tuple[list[Mapping[str, Any]] | None, str | None]:
     """(the image records, the model the run started from) of a ``train_manifest.json``."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        log.warning("%s: unreadable (%s); the checkpoint's training images are unknown", path, err)
-        return None, None
+    record = _read_json(path, "the checkpoint's training images are")
     data = record.get("data") if isinstance(record, dict) else None
     run = record.get("run") if isinstance(record, dict) else None
     recorded = data.get("images") if isinstance(data, dict) else None
@@ -225,3 +231,66 @@ def training_images(model: str | Path, depth: int = 8) -> TrainingImages | None:
     if not manifests:
         return None
     return TrainingImages(tuple(manifests), None if images is None else tuple(images))
+
+
+# What a train_manifest.json holds besides the training configuration: outcomes, the machine, and the sample
+# the seed drew (``data``: where it was drawn from is in ``recipe`` and ``run``).
+_NOT_CONFIG = frozenset(
+    {
+        "format_version",
+        "written",
+        "train_metrics",
+        "log_history",
+        "wall_seconds",
+        "data",
+        "packages",
+        "python",
+        "platform",
+        "git_commit",
+    }
+)
+_PER_SEED = frozenset({"seed", "data_seed", "output_dir"})  # in ``run`` / ``trainer_args``: differ between seeds
+
+
+def _config_hash(record: Mapping[str, Any], depth: int = 8) -> str:
+    """A hash of a train manifest's configuration without what differs between seeds. A starting model that
+    is itself a `vrft train` checkpoint (the demo's SFT warm start, one per seed) enters by its own
+    configuration hash, not its path, so seed siblings of a two-stage recipe still share a hash."""
+    config = {
+        k: {n: x for n, x in v.items() if n not in _PER_SEED}
+        if k in ("run", "trainer_args") and isinstance(v, dict)
+        else v
+        for k, v in record.items()
+        if k not in _NOT_CONFIG
+    }
+    start = config.get("run", {}).get("model") if isinstance(config.get("run"), dict) else None
+    if isinstance(start, str) and depth > 0 and Path(start).is_dir():
+        path = _train_manifest_of(Path(start))
+        parent = _read_json(path, "the starting checkpoint's configuration is") if path is not None else None
+        if isinstance(parent, dict):
+            config["run"] = {**config["run"], "model": {"trained": _config_hash(parent, depth - 1)}}
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def training_seed(model: str | Path) -> dict[str, Any] | None:
+    """The training seed of a checkpoint and what its seed siblings share, from its ``train_manifest.json``:
+    ``{"seed", "config", "recipe", "method", "manifest"}``, ``config`` a hash of the training configuration
+    without the seed and the output folder (recipe, starting model (a trained one by its own configuration), data
+    source, trainer arguments, rewards),
+    so that `vrft tables --aggregate-seeds` can tell runs that differ only in the seed. None when `model` has
+    no train manifest, or one without a seed."""
+    root = Path(model)
+    path = _train_manifest_of(root) if root.is_dir() else None
+    record = _read_json(path, "the training seed is") if path is not None else None
+    run = record.get("run") if isinstance(record, dict) else None
+    seed = run.get("seed") if isinstance(run, dict) else None
+    if not isinstance(record, dict) or isinstance(seed, bool) or not isinstance(seed, int):
+        return None
+    recipe = record.get("recipe")
+    return {
+        "seed": seed,
+        "config": _config_hash(record),
+        "recipe": recipe.get("name") if isinstance(recipe, dict) else None,
+        "method": record.get("method"),
+        "manifest": str(path),
+    }

@@ -109,6 +109,7 @@ def test_wheel_ships_what_vrft_reads(wheel: Path) -> None:
         for f in ("cpu-overrides.txt", "cpu-pip.txt"):
             assert zf.read(f"harness/requirements/{f}") == (REPO / "harness" / "requirements" / f).read_bytes()
         assert zf.read("vrft_lmms_hooks.py") == (REPO / "tasks" / "lmms_eval" / "_toplevel_alias.py").read_bytes()
+        assert zf.read("vrft_lmms_model.py") == (REPO / "harness" / "_lmms_model_alias.py").read_bytes()
     committed = {p.name for p in (REPO / "tasks" / "lmms_eval").iterdir() if p.is_file() and p.suffix != ".pyc"}
     committed.discard("_toplevel_alias.py")  # shipped as the top-level vrft_lmms_hooks.py instead
     assert {n.split("/")[-1] for n in names if n.startswith("tasks/lmms_eval/")} >= committed
@@ -141,6 +142,11 @@ def test_installed_vrft_works_from_a_folder_with_decoy_packages(venv: Path, deco
     probe = "import vrft_lmms_hooks as h, tasks; print(h.docs_coco_fewshot.__module__, tasks.__file__)"
     module, tasks_init = _run([str(venv / "bin" / "python"), "-c", probe], decoy_cwd, env).split()
     assert module == "tasks.lmms_eval.hooks" and Path(tasks_init).is_relative_to(venv)
+    # lmms-eval's model entry point (`--model vrft`): vrft's model class, vrft's `harness`, despite the decoy
+    probe = "from lmms_eval.models import get_model; import harness; c = get_model('vrft')\n"
+    probe += "print(c.__module__, harness.__file__)"
+    module, harness_init = _run([str(venv / "bin" / "python"), "-c", probe], decoy_cwd, env).split()[-2:]
+    assert module == "harness.lmms_model" and Path(harness_init).is_relative_to(venv)
     include = Path(_run([*vrft, "lmms-yaml", "--where"], decoy_cwd, env).strip())
     assert include.is_relative_to(venv) and (include / "vrft_paper.yaml").is_file()
     from harness.tiny import build_tiny_qwen2vl  # in this process: the installed `vrft tiny` costs ~30 s more

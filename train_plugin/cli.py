@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     _add_arguments(p)
     p.set_defaults(func=run_from_args, train_parser=p)
+    from harness.fetch import register_training
+
+    register_training(fetch_training_data)  # `vrft data fetch --train` (harness never imports train_plugin)
     return p
+
+
+def fetch_training_data(root: Path, tasks: Sequence[str], **options: Any) -> Iterator[str]:
+    """`train_plugin.fetch.fetch_training_data`, imported only when `vrft data fetch --train` runs."""
+    from train_plugin.fetch import fetch_training_data as fetch
+
+    yield from fetch(root, tasks, **options)
 
 
 def build_run(args: argparse.Namespace) -> Any:

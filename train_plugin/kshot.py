@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from harness.provenance import image_fingerprint, shared_images
-from tasks.base import ALLOW_EVAL_SET, Request, Task
+from tasks.base import ALLOW_EVAL_SET, Request, Task, TrainPool
 from tasks.data import DataError
 from tasks.registry import get_task
 from train_plugin.data import TrainData, TrainDataError, validate
@@ -69,8 +70,9 @@ def _fingerprints(rows: list[Request], task: str, sampled_from: str) -> list[dic
     if missing:
         raise TrainDataError(
             f"{task}: {len(missing)} of the {len(paths)} sampled training images are missing (first: "
-            f"{', '.join(map(str, missing[:3]))}); {sampled_from} references them: put its images there, or name "
-            "their folder with --train-images DIR"
+            f"{', '.join(map(str, missing[:3]))}); {sampled_from} references them: put its images there, name "
+            "their folder with --train-images DIR, or fetch COCO/LVIS ones by their coco_url with `vrft data fetch "
+            f"--train --tasks {task} --data-root DIR --seed SEED` (the seed of this run)"
         )
     return [image_fingerprint(p) for p in paths]
 
@@ -88,12 +90,22 @@ def eval_overlap(task: Task, images: list[dict[str, Any]]) -> dict[str, Any]:
     return {"eval_images": len(eval_paths), "images": len(shared), "shared": shared[:10]}
 
 
-def build_kshot(
+@dataclass(frozen=True)
+class KshotSample:
+    """The sampled rows of one k-shot set, before any image is read: the task, its pool, the count per group."""
+
+    task: Task
+    pool: TrainPool
+    counts: dict[str, int]
+    rows: list[Request]
+
+
+def sample_kshot(
     task: str, data_root: Path, shots: int | None, seed: int,
     train_annotations: Path | None = None, train_images: Path | None = None, allow_eval_set: bool = False,
-) -> TrainData:
-    """`shots` samples per group of `task`'s training pool (all of them when None), chosen with `seed`; refuses
-    evaluation images unless `allow_eval_set`."""
+) -> KshotSample:
+    """`shots` samples per group of `task`'s training pool (all of them when None), chosen with `seed`. Reads
+    the annotations only: `vrft data fetch --train` fetches the images of this very sample."""
     t = get_task(task, data_root)
     pool = t.train_pool(train_annotations, train_images, allow_eval_set=allow_eval_set)
     rng = np.random.default_rng(seed)
@@ -102,7 +114,17 @@ def build_kshot(
     short = {g: n for g, n in counts.items() if shots is not None and n < shots}
     if short:
         log.warning("%s: fewer than %s images for %s", task, shots, short)
-    rows = pool.select(sample_id for ids in chosen.values() for sample_id in ids)
+    return KshotSample(t, pool, counts, pool.select(sample_id for ids in chosen.values() for sample_id in ids))
+
+
+def build_kshot(
+    task: str, data_root: Path, shots: int | None, seed: int,
+    train_annotations: Path | None = None, train_images: Path | None = None, allow_eval_set: bool = False,
+) -> TrainData:
+    """`shots` samples per group of `task`'s training pool (all of them when None), chosen with `seed`; refuses
+    evaluation images unless `allow_eval_set`."""
+    sample = sample_kshot(task, data_root, shots, seed, train_annotations, train_images, allow_eval_set)
+    t, pool, counts, rows = sample.task, sample.pool, sample.counts, sample.rows
     images = _fingerprints(rows, task, pool.sampled_from)
     overlap = eval_overlap(t, images)
     if overlap["images"]:

@@ -14,6 +14,7 @@ import http.client
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,19 @@ def _open(url: str, offset: int) -> http.client.HTTPResponse:
     return response
 
 
-def download(remote: Remote, dest: Path, *, mirror: str | None = None, position: int = 0) -> bool:
-    """Fetch `remote` to `dest` unless it is already there and matches; True when bytes were fetched."""
+def download(
+    remote: Remote,
+    dest: Path,
+    *,
+    mirror: str | None = None,
+    position: int = 0,
+    quiet: bool = False,
+    validate: Callable[[Path], str | None] | None = None,
+) -> bool:
+    """Fetch `remote` to `dest` unless it is already there and matches; True when bytes were fetched.
+
+    `quiet`: no progress bar of its own (many small files: the caller shows one); `validate(part)` says
+    why a complete download is unusable (e.g. an image that does not decode) before it is placed."""
     dest = Path(dest)
     if dest.is_file() and (remote.size is None or dest.stat().st_size == remote.size):
         return False
@@ -119,6 +131,7 @@ def download(remote: Remote, dest: Path, *, mirror: str | None = None, position:
                     desc=remote.name,
                     position=position,
                     leave=False,
+                    disable=quiet,
                 ) as bar,
             ):
                 try:
@@ -138,6 +151,8 @@ def download(remote: Remote, dest: Path, *, mirror: str | None = None, position:
             "run the command again to resume"
         )
     problem = verify(part, remote)
+    if problem is None and validate is not None:
+        problem = validate(part)
     if problem is not None:
         part.unlink()
         raise FetchError(f"{dest.name}: {url}: {problem}; the download was deleted, nothing was placed")

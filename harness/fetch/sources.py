@@ -2,7 +2,10 @@
 
 Checksums are the publishers' md5 where they publish one (COCO, VGG; the same values torchvision and
 other loaders check) and sha256 of the official Visual-RFT files at the pinned commit below. Where
-none could be established, the size is checked.
+none could be established (FGVC-Aircraft, LVIS), the length the server announces is checked and the
+archive must unpack; single images by ``coco_url`` must decode. Stanford Cars and ReasonSeg have no
+source a script can reach: `vrft data fetch` lays them out from ``--from`` (`harness.fetch.fgvc`,
+`harness.fetch.lisa` say what to download).
 """
 
 from __future__ import annotations
@@ -48,11 +51,19 @@ SOURCES: dict[str, Remote] = {
         "images.tar.gz",
         md5="5c4f3ee8e5d25df40f4fd59a7f44e54c",
     ),
+    "pets_annotations": Remote(
+        "https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz",
+        "annotations.tar.gz",
+        md5="95a8c909bbe2e81eed6a22bccdf3f68f",
+    ),
     # FGVC-Aircraft 2013b (https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/)
     "aircraft": Remote(
         "https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/archives/fgvc-aircraft-2013b.tar.gz",
         "fgvc-aircraft-2013b.tar.gz",
     ),
+    # LVIS v1 (https://www.lvisdataset.org/dataset); images: COCO 2017, each by its coco_url
+    "lvis_val": Remote("https://dl.fbaipublicfiles.com/LVIS/lvis_v1_val.json.zip", "lvis_v1_val.json.zip"),
+    "lvis_train": Remote("https://dl.fbaipublicfiles.com/LVIS/lvis_v1_train.json.zip", "lvis_v1_train.json.zip"),
     # The paper's classification test lists (official repository, classification/val_data/)
     "list_flowers102_pth": Remote(
         f"{_RAW}/classification/val_data/oxford_flowers.pth",
@@ -121,16 +132,3 @@ SOURCES: dict[str, Remote] = {
 
 TEST_COUNTS: dict[str, int] = {"flowers102": 2463, "pets37": 3669, "aircraft": 3333, "cars196": 8041}
 """Images in each paper test list (the official ``.pth``): a list of another length is refused."""
-
-NOT_SCRIPTABLE = {
-    "cars196": (
-        "Stanford Cars: the original host (ai.stanford.edu/~jkrause/cars) is gone; get a copy of the "
-        "images from a mirror you trust and put cars_train/ and cars_test/ into DIR/stanford_cars/"
-    ),
-    "lisa": (
-        "ReasonSeg (LISA): the release is on a cloud drive linked from "
-        "https://github.com/dvlab-research/LISA; "
-        "download ReasonSeg there and unpack it so that DIR/lisa/ReasonSeg/val/ and .../test/ "
-        "hold <name>.jpg + <name>.json"
-    ),
-}

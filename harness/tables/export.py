@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.tables.paper import PaperTable, load_tables
-from harness.tables.render import RunResult, render_tables, table_grid
+from harness.tables.render import TableRun, render_tables, table_grid
 
 FORMATS = ("md", "csv", "json", "latex")
 
 
-def export_tables(paper_dir: Path, runs: Sequence[RunResult] = (), fmt: str = "md", *, ci: str | None = None) -> str:
+def export_tables(paper_dir: Path, runs: Sequence[TableRun] = (), fmt: str = "md", *, ci: str | None = None) -> str:
     """Tables 2-6 with the run rows, as markdown, CSV (one block per table, a ``table`` column first),
     JSON (a list of tables) or LaTeX (one ``table`` environment each)."""
     if fmt == "md":
@@ -35,7 +35,7 @@ def export_tables(paper_dir: Path, runs: Sequence[RunResult] = (), fmt: str = "m
     return "\n".join(_latex(t, runs, ci) for t in tables)
 
 
-def _csv(tables: Sequence[PaperTable], runs: Sequence[RunResult], ci: str | None = None) -> str:
+def _csv(tables: Sequence[PaperTable], runs: Sequence[TableRun], ci: str | None = None) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for table in tables:
@@ -45,7 +45,7 @@ def _csv(tables: Sequence[PaperTable], runs: Sequence[RunResult], ci: str | None
     return buf.getvalue()
 
 
-def _json(tables: Sequence[PaperTable], runs: Sequence[RunResult], ci: str | None = None) -> str:
+def _json(tables: Sequence[PaperTable], runs: Sequence[TableRun], ci: str | None = None) -> str:
     out = []
     for table in tables:
         headers, rows, footnotes = table_grid(table, runs, ci=ci)
@@ -86,7 +86,7 @@ def latex_escape(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"\\textbf{\1}", escaped)
 
 
-def _latex(table: PaperTable, runs: Sequence[RunResult], ci: str | None = None) -> str:
+def _latex(table: PaperTable, runs: Sequence[TableRun], ci: str | None = None) -> str:
     headers, rows, footnotes = table_grid(table, runs, ci=ci)
     lines = [
         r"\begin{table}[t]",

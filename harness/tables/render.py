@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -40,6 +40,16 @@ from harness.tables.paper import (
 
 MISSING = "–"
 MISMATCH = "†"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A run's training `seed`; `group`: a hash of everything its seed siblings share; `name`: the training's
+    name for the group row (``grpo coco_fewshot_4shot``) when the siblings' model names differ."""
+
+    seed: int
+    group: str
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,8 @@ class RunResult:
     how many of its evaluated images the model was trained on, for the tasks where that is > 0 (every label
     says so too); `request_sets`: task -> hash of its request ids (`render_compare` refuses to subtract runs
     over different sets); `source`: where the run was read from (error messages); `intervals`: task -> key ->
-    the 95 % bootstrap interval (low, high) from metrics.json's ``uncertainty`` (``--ci``)."""
+    the 95 % bootstrap interval (low, high) from metrics.json's ``uncertainty`` (``--ci``); `seeded`: the
+    training seed and its seed group (`harness.tables.seeds`), None for a run whose seed is not recorded."""
 
     model: str
     task_version: str
@@ -74,6 +85,7 @@ class RunResult:
     source: str = ""
     train_overlap: Mapping[str, int] = field(default_factory=dict)
     intervals: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
+    seeded: Seeded | None = None
 
     @classmethod
     def from_metrics(
@@ -113,16 +125,19 @@ class RunResult:
 
     def label_for(self, tasks: Iterable[str] | None) -> str:
         """The label, its subset and overlap notes restricted to `tasks` (a table's tasks; None: all of them)."""
+        tasks = None if tasks is None else list(tasks)
+        overlap = self.overlap_note(tasks)
+        return f"{self.model} ({', '.join(self.label_parts(tasks) + ([overlap] if overlap else []))})"
+
+    def label_parts(self, tasks: list[str] | None) -> list[str]:
+        """What the label says in brackets, but the overlap note: task version, protocol, profile, step, subset."""
         version = self.task_version if self.task_version.startswith("v") else f"v{self.task_version}"
         parts = [f"task {version}", self.protocol, self.profile]
         if self.step is not None:
             parts.append(f"step {self.step}")
-        tasks = None if tasks is None else list(tasks)
         if note := self.subset_note(tasks):
             parts.append(note)
-        if note := self.overlap_note(tasks):
-            parts.append(note)
-        return f"{self.model} ({', '.join(parts)})"
+        return parts
 
     def overlap_note(self, tasks: Iterable[str] | None = None) -> str:
         """``train∩test = 32 images`` (distinct counts joined by ", ") for the tasks among `tasks` whose evaluated
@@ -142,6 +157,19 @@ class RunResult:
         v = self.metrics.get(task, {}).get(key)
         return v if v is not None and math.isfinite(v) else None
 
+    def table_rows(self, table: PaperTable, ci: str | None = None) -> list[list[str]]:
+        """This run's row of `table` (label, then one cell per column; ``ci``: see `table_grid`), none when
+        the run reports none of the table's tasks."""
+        if not any(task in self.metrics for task in table.tasks):
+            return []
+        return [[self.label_for(table.tasks), *(_run_cell(table, c, self, ci) for c in table.columns)]]
+
+
+class TableRun(Protocol):
+    """What the tables show below the paper rows: a `RunResult`, or a `harness.tables.seeds.SeedGroup`."""
+
+    def table_rows(self, table: PaperTable, ci: str | None = None) -> list[list[str]]: ...
+
 
 def column_value(table: PaperTable, column: Column, run: RunResult) -> float | None:
     """A run's number for one paper column; ``mean_of`` columns need every part present."""
@@ -155,7 +183,7 @@ def column_value(table: PaperTable, column: Column, run: RunResult) -> float | N
 
 
 def render_tables(
-    paper_dir: Path, runs: Sequence[RunResult] = (), *, all_deltas: bool = False, ci: str | None = None
+    paper_dir: Path, runs: Sequence[TableRun] = (), *, all_deltas: bool = False, ci: str | None = None
 ) -> str:
     """Tables 2-6 as markdown: paper rows in print order, then one row per relevant run.
 
@@ -166,7 +194,7 @@ def render_tables(
 
 
 def render_table(
-    table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False, ci: str | None = None
+    table: PaperTable, runs: Sequence[TableRun] = (), *, all_deltas: bool = False, ci: str | None = None
 ) -> str:
     """One table block: heading, verbatim caption, run-column sources, pipe table, footnotes."""
     headers, rows, footnotes = table_grid(table, runs, all_deltas=all_deltas, ci=ci)
@@ -185,10 +213,10 @@ def render_table(
 
 
 def table_grid(
-    table: PaperTable, runs: Sequence[RunResult] = (), *, all_deltas: bool = False, ci: str | None = None
+    table: PaperTable, runs: Sequence[TableRun] = (), *, all_deltas: bool = False, ci: str | None = None
 ) -> tuple[list[str], list[list[str]], list[str]]:
-    """One table as cells: headers, rows (paper rows, Δ rows, then one row per relevant run; every cell
-    the text the markdown shows) and footnotes. `harness.tables.export` writes the other formats from it.
+    """One table as cells: headers, rows (paper rows, Δ rows, then the rows of each relevant run or seed group;
+    every cell the text the markdown shows) and footnotes. `harness.tables.export` writes the other formats from it.
     ``ci``: run cells with their 95 % bootstrap interval, ``"pm"`` as ``40.6 ± 1.2`` (half the interval's
     width), ``"interval"`` as ``40.6 [39.4, 41.8]``; paper rows and cells without an interval stay as they are."""
     if ci not in (None, "pm", "interval"):
@@ -205,9 +233,7 @@ def table_grid(
             if deltas:
                 rows.append(["Δ"] + [deltas.get(c.key, MISSING) for c in table.columns])
     for run in runs:
-        if any(task in run.metrics for task in table.tasks):
-            cells = [_run_cell(table, c, run, ci) for c in table.columns]
-            rows.append([run.label_for(table.tasks), *cells])
+        rows += run.table_rows(table, ci)
     headers = [table.label_header] + [c.header for c in table.columns]
     return headers, rows, footnotes
 

@@ -7,13 +7,14 @@ A run directory of `vrft eval` holds ``manifest.json`` and ``metrics.json`` (plu
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.tables.render import RunResult, Subset
+from harness.tables.render import RunResult, Seeded, Subset
 
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
@@ -68,6 +69,7 @@ def load_run(run_dir: Path, profile: str | None = None) -> RunResult:
     protocols = sorted({str(t.get("args", {}).get("protocol")) for t in tasks if t.get("args", {}).get("protocol")})
     model = Path(str(manifest.get("model", {}).get("path", run_dir.name)).rstrip("/")).name
     step = manifest.get("train_step")
+    step = int(step) if isinstance(step, int) else None
     raw = json.loads(path.read_text())
     result = RunResult.from_metrics(
         model=model,
@@ -75,10 +77,39 @@ def load_run(run_dir: Path, profile: str | None = None) -> RunResult:
         protocol="/".join(protocols) or "default",
         profile=profile,
         metrics=numeric_metrics(raw),
-        step=int(step) if isinstance(step, int) else None,
+        step=step,
     )
-    return replace(result, subsets=task_subsets(tasks), request_sets=_request_sets(tasks), source=str(run_dir),
-                   train_overlap=task_train_overlap(tasks), intervals=metric_intervals(raw))
+    return replace(
+        result,
+        subsets=task_subsets(tasks),
+        request_sets=_request_sets(tasks),
+        source=str(run_dir),
+        train_overlap=task_train_overlap(tasks),
+        intervals=metric_intervals(raw),
+        seeded=run_seed(manifest, profile, step),
+    )
+
+
+def run_seed(manifest: dict[str, Any], profile: str, step: int | None) -> Seeded | None:
+    """The run's training seed (the manifest's ``training``, from the checkpoint's train_manifest.json) and its
+    seed group: a hash of the training configuration without the seed, the evaluation identity without the
+    model path, each task's name, version and request set, the scoring `profile` and the training `step`; None
+    when no seed is recorded (such a run is never grouped)."""
+    training = manifest.get("training")
+    if not isinstance(training, dict):
+        return None
+    seed, config = training.get("seed"), training.get("config")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not isinstance(config, str):
+        return None
+    identity = {k: v for k, v in manifest.get("identity", {}).items() if k != "model"}
+    tasks = sorted(
+        (str(t.get("name")), str(t.get("version")), str(t.get("request_set")))
+        for t in manifest.get("tasks", [])
+        if isinstance(t, dict)
+    )
+    key = json.dumps([config, identity, tasks, profile, step], sort_keys=True, default=str)
+    name = " ".join(str(training[k]) for k in ("method", "recipe") if training.get(k))
+    return Seeded(seed, hashlib.sha256(key.encode()).hexdigest()[:16], name)
 
 
 def metric_intervals(raw: dict[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:

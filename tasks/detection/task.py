@@ -12,6 +12,8 @@ Protocols (``protocol=`` task argument, recorded in every manifest):
 * ``exist-map=FILE``: replay an official exist map (``{"<image_id>": [category names]}``); a map that
   misses task images is refused (`check_protocol_inputs`: strict below ``exist_map_min_coverage``,
   default 1, official for any image) and its coverage is recorded (`tasks.detection.coverage`);
+  ``exist-map=2B`` / ``exist-map=7B`` name the official baseline map of the task's dataset where
+  ``vrft data fetch`` puts it (`official_exist_map`);
 * ``oracle``: query only the categories present in the ground truth (the first official release).
 
 Scoring reads each completion once per reading: strict hands the reward's reading
@@ -48,9 +50,18 @@ from tasks.rewards import build_verifier
 from tasks.spec import Kind, Profile
 
 log = logging.getLogger("vrft.tasks")
-PROTOCOLS = ("direct", "two-stage", "oracle", "exist-map=FILE")
+PROTOCOLS = ("direct", "two-stage", "oracle", "exist-map=FILE", "exist-map=2B", "exist-map=7B")
 EVAL_ANNOTATIONS = {"coco": "coco/annotations/instances_val2017.json", "lvis": "lvis/annotations/lvis_v1_val.json"}
 """Dataset -> its evaluation annotation file, relative to the data root."""
+OFFICIAL_EXIST_MAPS = ("2B", "7B")
+"""The official repository's exist maps: one per dataset and baseline size (``{coco,lvis}_evaluation/``)."""
+
+
+def official_exist_map(data_root: Path, dataset: str, size: str) -> Path:
+    """Where the official `size` (2B/7B) baseline exist map of `dataset` (coco/lvis) lives under the data root:
+    ``DIR/<dataset>/exist_map_<dataset>_Qwen2_vl_<size>_baseline.json`` (the official file name, beside the
+    dataset's annotations; `vrft data fetch` puts it there and ``protocol=exist-map=<size>`` reads it)."""
+    return Path(data_root) / dataset / f"exist_map_{dataset}_Qwen2_vl_{size}_baseline.json"
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,9 @@ class DetectionTask(TrainRowsFromPool):
         self.name, self.version, self.spec = name, version, spec
         self.data_root = Path(data_root)
         self.protocol, self.exist_map_path = _parse_protocol(protocol)
+        self.official_map = str(self.exist_map_path) in OFFICIAL_EXIST_MAPS  # exist-map=2B|7B
+        if self.exist_map_path is not None and self.official_map:
+            self.exist_map_path = official_exist_map(self.data_root, spec.dataset, str(self.exist_map_path))
         self.prompt_style = prompt
         detection_prompt("x", prompt)  # validates the style now, not at the first request
         self.limit = limit
@@ -124,7 +138,8 @@ class DetectionTask(TrainRowsFromPool):
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise DataError(f"{self.name}: exist map not found: {path}") from None
+            fetch = f" (`vrft data fetch --tasks {self.name} --data-root {self.data_root}` puts it there)"
+            raise DataError(f"{self.name}: exist map not found: {path}{fetch if self.official_map else ''}") from None
         except json.JSONDecodeError as err:
             raise DataError(f"{self.name}: exist map {path} is not valid JSON: {err}") from None
         if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):

@@ -31,10 +31,11 @@ TRAIN_ANNOTATIONS = {"coco": "coco/annotations/instances_train2017.json", "lvis"
 HOW_TO_GET = {
     "coco": "Get instances_train2017.json from COCO's '2017 Train/Val annotations' archive "
     "(https://cocodataset.org/#download; a data root laid out by `vrft data fetch` has it) into "
-    "DIR/coco/annotations/, with the '2017 Train images' the sample needs under DIR/coco/train2017/",
+    "DIR/coco/annotations/, with the '2017 Train images' the sample needs under DIR/coco/train2017/ "
+    "(`vrft data fetch --train` fetches just those)",
     "lvis": "Get the LVIS v1 train annotations (lvis_v1_train.json, https://www.lvisdataset.org/dataset) into "
     "DIR/lvis/annotations/; their images are COCO 2017 train images, under DIR/coco/train2017/ or "
-    "DIR/lvis/train2017/",
+    "DIR/lvis/train2017/ (`vrft data fetch --train` fetches both)",
 }
 
 

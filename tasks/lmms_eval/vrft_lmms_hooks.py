@@ -7,8 +7,12 @@ task files name this module instead, which
 
 1. makes the top-level name ``tasks`` mean vrft's own package (the one beside this file) before anything
    imports it, and refuses clearly when a different ``tasks`` package is already imported;
-2. hands every attribute on to `tasks.lmms_eval.hooks` (module ``__getattr__``), so the hooks stay the
-   same objects `tasks.lmms_eval.hooks` makes (they pickle by their own module and name).
+2. hands every attribute on to `tasks.lmms_eval.hooks` (module ``__getattr__``, imported on first use), so
+   the hooks stay the same objects `tasks.lmms_eval.hooks` makes (they pickle by their own module and name).
+
+The lmms-eval model entry point has the same problem with ``harness`` (``--model vrft`` imports
+``harness.lmms_model``): the top-level ``vrft_lmms_model`` (`harness._lmms_model_alias`) calls `pin` here
+for ``tasks`` and ``harness`` before it imports anything of vrft.
 
 lmms-eval 0.7.3 loads a ``!function a.b`` first as the file ``a.py`` beside the YAML file, then by
 ``import a``. This file sits beside the task files (``--include_path`` of a checkout or of an installed
@@ -19,6 +23,7 @@ per ``!function`` tag.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -27,7 +32,8 @@ from types import ModuleType
 from typing import Any
 
 PINNED = ("tasks",)
-"""Top-level packages of vrft that the hooks import (never harness or train_plugin: tasks imports neither)."""
+"""Top-level packages of vrft that the hooks import (never harness or train_plugin: tasks imports neither);
+the model entry point pins ``harness`` too."""
 
 
 def vrft_root(here: Path | None = None) -> Path | None:
@@ -66,15 +72,18 @@ def pin(root: Path, names: tuple[str, ...] = PINNED) -> None:
             raise
 
 
+_ROOT = vrft_root()
+if _ROOT is not None:
+    pin(_ROOT)
+
+
+@functools.cache
 def _hooks() -> ModuleType:
-    root = vrft_root()
-    if root is not None:
-        pin(root)
+    # imported on the first hook asked for, so that `vrft_lmms_model` can load this file just for `pin`
     return importlib.import_module("tasks.lmms_eval.hooks")
 
 
-_HOOKS = _hooks()
-
-
 def __getattr__(name: str) -> Any:
-    return getattr(_HOOKS, name)
+    if name.startswith("__"):  # module protocol lookups (pickle, inspect) never import the hooks
+        raise AttributeError(name)
+    return getattr(_hooks(), name)

@@ -4,6 +4,13 @@
 ``vrft_lmms_hooks`` (beside them), which pins ``tasks`` to vrft's package before the hooks import it.
 The check runs lmms-eval's own YAML loader (``load_yaml_config``, the ``!function`` resolver of 0.7.3) in a
 subprocess whose working directory holds decoy ``tasks`` and ``harness`` packages.
+
+The model (``--model vrft``) had the same clash with ``harness``: lmms-eval loads the ``lmms_eval.models``
+entry point with an ``import``, so the entry point names the top-level ``vrft_lmms_model``
+(`harness._lmms_model_alias`), which pins ``tasks`` and ``harness`` first. Its check loads the two top-level
+modules from their sources as the wheel installs them, then the pyproject's entry point through
+``importlib.metadata`` and lmms-eval's registry, from the decoy folder (tests/test_install.py repeats it with
+the installed wheel).
 """
 
 from __future__ import annotations
@@ -29,6 +36,21 @@ print(json.dumps({"tasks": tasks.__file__, "process_docs": cfg["process_docs"]._
 """
 
 _OLD_WAY = "import tasks.lmms_eval.hooks"
+
+_MODEL_PROBE = """
+import importlib.util, json, sys
+from importlib.metadata import EntryPoint
+hooks_src, model_src, value = sys.argv[1:4]
+for name, path in (("vrft_lmms_hooks", hooks_src), ("vrft_lmms_model", model_src)):  # the wheel's top level
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+from lmms_eval.models import MODEL_REGISTRY_V2 as registry
+registry.register_manifest(EntryPoint("vrft", value, "lmms_eval.models").load()(), overwrite=True)
+cls = registry.get_model_class("vrft")
+import harness, tasks
+print(json.dumps({"class": f"{cls.__module__}.{cls.__name__}", "harness": harness.__file__, "tasks": tasks.__file__}))
+"""
 
 
 def _decoy(folder: Path) -> Path:
@@ -74,3 +96,60 @@ def test_root_is_found_beside_the_installed_copy_and_two_levels_up_in_a_checkout
     assert vrft_lmms_hooks.vrft_root(inside) == tmp_path.resolve()
     assert vrft_lmms_hooks.vrft_root(tmp_path / "a" / "b" / "c" / "elsewhere.py") is None
     assert vrft_lmms_hooks.vrft_root() == INCLUDE_PATH.parent.parent
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((INCLUDE_PATH.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow  # imports lmms_eval.models (~10 s)
+def test_the_model_entry_point_loads_vrft_from_a_folder_with_a_decoy_harness_package(tmp_path: Path) -> None:
+    project = _pyproject()
+    value = project["project"]["entry-points"]["lmms_eval.models"]["vrft"]
+    shipped = project["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert value == "vrft_lmms_model:manifest" and shipped["harness/_lmms_model_alias.py"] == "vrft_lmms_model.py"
+    repo = INCLUDE_PATH.parents[1]
+    cwd = _decoy(tmp_path / "research")
+    old = _python(cwd, "-c", "import harness.lmms_model")  # what the entry point used to name: the decoy wins
+    assert old.returncode != 0 and "No module named 'harness.lmms_model'" in old.stderr
+
+    hooks_src = repo / shipped_source(shipped, "vrft_lmms_hooks.py")
+    done = _python(cwd, "-c", _MODEL_PROBE, str(hooks_src), str(repo / "harness" / "_lmms_model_alias.py"), value)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["class"] == "harness.lmms_model.VrftModel"
+    assert Path(out["harness"]).resolve() == (repo / "harness" / "__init__.py").resolve()
+    assert Path(out["tasks"]).resolve() == (repo / "tasks" / "__init__.py").resolve()
+
+
+def shipped_source(force_include: dict[str, str], installed: str) -> str:
+    """The repository file the wheel installs as `installed`."""
+    return next(src for src, dest in force_include.items() if dest == installed)
+
+
+def test_the_alias_copied_into_an_editable_install_finds_the_checkout(tmp_path: Path) -> None:
+    """An editable install copies the alias into site-packages with no ``tasks/`` beside it: it must load the
+    checkout the install names (``direct_url.json``), never itself (it used to recurse until the stack ran out)."""
+    from importlib.metadata import distribution
+
+    if '"editable":true' not in (distribution("vrft").read_text("direct_url.json") or "").replace(" ", ""):
+        pytest.skip("vrft is not installed in editable mode in this environment")
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "vrft_lmms_hooks.py").write_bytes((INCLUDE_PATH / "_toplevel_alias.py").read_bytes())
+    cwd = _decoy(tmp_path / "research")
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('vrft_lmms_hooks', {str(site / 'vrft_lmms_hooks.py')!r})\n"
+        "m = sys.modules['vrft_lmms_hooks'] = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(m)\n"
+        "import tasks\n"
+        "print(m.docs_coco_fewshot.__module__, tasks.__file__)\n"
+    )
+    done = _python(cwd, "-c", code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    module, tasks_init = done.stdout.split()
+    assert module == "tasks.lmms_eval.hooks"
+    assert Path(tasks_init).resolve() == (INCLUDE_PATH.parent / "__init__.py").resolve()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,25 @@ def test_exist_map_replays_names(synth_root: Path, tmp_path: Path) -> None:
     task = get_task("coco_fewshot", synth_root, protocol=f"exist-map={path}")
     cat, dog, bus = (base.category_ids[n] for n in ("cat", "dog", "bus"))
     assert ids(task) == {f"{first}:{cat}", f"{second}:{dog}", f"{second}:{bus}"}  # person is not a task category
+
+
+@pytest.mark.parametrize(("task_name", "dataset"), [("coco_fewshot", "coco"), ("lvis_fewshot", "lvis")])
+def test_exist_map_by_size_reads_the_official_map_where_data_fetch_puts_it(
+    synth_root: Path, tmp_path: Path, task_name: str, dataset: str
+) -> None:
+    from tasks.data import DataError
+    from tasks.detection.task import official_exist_map
+
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)
+    task = get_task(task_name, root, protocol="exist-map=7B")
+    expected = root / dataset / f"exist_map_{dataset}_Qwen2_vl_7B_baseline.json"
+    assert task.exist_map_path == official_exist_map(root, dataset, "7B") == expected  # type: ignore[attr-defined]
+    with pytest.raises(DataError, match=rf"exist map not found: {expected} \(`vrft data fetch --tasks {task_name}"):
+        list(task.requests())
+    first = next(iter(task.data.images))  # type: ignore[attr-defined]
+    expected.write_text(json.dumps({str(i): [] for i in task.data.images} | {str(first): [task.spec.categories[0]]}))  # type: ignore[attr-defined]
+    assert len(list(get_task(task_name, root, protocol="exist-map=7B").requests())) == 1
 
 
 def test_two_stage_asks_existence_then_detects_where_yes(synth_root: Path) -> None:
