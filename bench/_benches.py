@@ -134,6 +134,15 @@ def _bootstrap(r: Figures) -> str:
     return "; ".join(parts)
 
 
+def _sam(r: Figures) -> str:
+    f, s = r["figures"], r["size"]
+    return (
+        f"{s['arch']} SAM ({fmt(f['params'])} params, {f['device']}), {s['test']} + {s['val']} items: "
+        f"{fmt(f['masks_per_s'])} masks/s ({fmt(f['images_per_s'])} images/s); re-scoring from masks.jsonl "
+        f"{fmt(f['score_seconds'])} s"
+    )
+
+
 @dataclass(frozen=True)
 class Bench:
     """One benchmark: its command at the documented size (``--quick`` is added for smoke runs), what it
@@ -211,6 +220,13 @@ BENCHES: tuple[Bench, ...] = (
         "What the image-level bootstrap intervals cost beside one run of the evaluator on the same data, "
         "measured side by side in one process.",
         quick_args=("--coco-images", "500", "--lvis-images", "2000", "--replicates", "100"),
+    ),
+    Bench(
+        "sam", "bench_sam.py", (), "lisa_grounding's mask stage (`vrft eval --sam`): masks/s", _sam,
+        "The tiny random SAM at the real input geometry (1024-px inputs, masks back at image size), two boxes per "
+        "image as a real run asks: the harness around SAM (image reading, resizing, RLE, resumable lines), not the "
+        "cost of ViT-H, which `bench/bench_sam.py --arch vit-h` measures on a GPU.",
+        reading_gpu="On a GPU the tiny model leaves the device idle; `--arch vit-h` gives the real-size figure.",
     ),
     Bench(
         "demo", "bench_demo.py", ("--jobs", "2"), "the full `vrft demo`, several seeds", _demo,

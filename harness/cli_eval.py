@@ -102,6 +102,32 @@ def add_bootstrap_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap-seed", type=int, default=0, metavar="S", help="seed of the bootstrap draws (recorded)")
 
 
+def add_sam_flags(p: argparse.ArgumentParser) -> None:
+    """``--sam [MODEL]`` / ``--sam-batch-size N``: the mask stage of the grounding task (`harness.mask_stage`)."""
+    from harness.mask_stage import DEFAULT_BATCH
+    from harness.sam import DEFAULT_SAM
+
+    p.add_argument(
+        "--sam",
+        nargs="?",
+        const=DEFAULT_SAM,
+        metavar="MODEL",
+        help="lisa_grounding: prompt SAM with each predicted box and score the masks (gIoU/cIoU, paper Table 5) "
+        f"into RUN_DIR/masks.jsonl, resumably; MODEL: a SamModel directory or hub id (default: {DEFAULT_SAM}); "
+        "GPU when there is one",
+    )
+    p.add_argument(
+        "--sam-batch-size", type=positive_int, default=DEFAULT_BATCH, metavar="N", help="images per SAM encoder call"
+    )
+
+
+def print_masks(report: Any, run_dir: Path) -> None:
+    """One line about the mask stage (`harness.mask_stage.MaskReport`)."""
+    rate = f" ({report.masks_per_s:.2f} masks/s)" if report.masks_per_s else ""
+    failed = f", {report.errors} failed (image unreadable: scored as empty masks)" if report.errors else ""
+    print(f"masks: {report.made} made{rate}, {report.present} already there{failed} -> {run_dir / 'masks.jsonl'}")
+
+
 def one_line(err: Exception) -> str:
     """An error as one line: an OS error as ``PATH: cause`` (a missing replay file, an unreadable folder)."""
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
@@ -126,9 +152,17 @@ def _score(args: argparse.Namespace) -> int:
 
     if args.allow_outside_data_root:
         allow_outside_data_root()
+    if args.sam and not args.run_dir:  # `vrft score --sam RUN_DIR` reads RUN_DIR as the SAM model
+        print("vrft score: --sam makes the masks of a run directory: vrft score RUN_DIR --sam [MODEL]", file=sys.stderr)
+        return 2
     if args.run_dir:
         out = Path(args.out) if args.out else None  # a read-only run is scored into another folder
         try:
+            if args.sam:
+                from harness.mask_stage import make_masks
+
+                run = Path(args.run_dir)
+                print_masks(make_masks(run, args.sam, batch_size=args.sam_batch_size), run)
             print_report(
                 score_cmd.score_run(
                     Path(args.run_dir),
@@ -225,6 +259,8 @@ def _eval(args: argparse.Namespace) -> int:
                 use_cache=not args.no_cache,
                 bootstrap=args.bootstrap,
                 bootstrap_seed=args.bootstrap_seed,
+                sam=args.sam,
+                sam_batch_size=args.sam_batch_size,
             )
         finally:
             _write_config(args, run_dir)
@@ -232,8 +268,11 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"vrft eval: {one_line(err)}", file=sys.stderr)
         return 2
     if outcome.report is None:
-        print(f"shard {shard.index}/{shard.count} generated; when every shard is done: vrft score {run_dir}")
+        sam = f" --sam {args.sam}" if args.sam else ""
+        print(f"shard {shard.index}/{shard.count} generated; when every shard is done: vrft score {run_dir}{sam}")
     else:
+        if outcome.masks is not None:
+            print_masks(outcome.masks, run_dir)
         print_report(outcome.report)
     return 0
 
@@ -338,6 +377,7 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
         "else its name; the reason is recorded in the manifest",
     )
     add_bootstrap_flags(p)
+    add_sam_flags(p)
     g = p.add_argument_group("vllm backend")
     g.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model replica")
     g.add_argument("--data-parallel-size", type=int, default=1, help="model replicas")
@@ -390,4 +430,5 @@ def add_score_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--allow-missing", action="store_true", help="count requests without a generation as wrong")
     add_bootstrap_flags(p)
+    add_sam_flags(p)
     p.set_defaults(func=_score)

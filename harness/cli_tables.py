@@ -60,7 +60,8 @@ def _render(args: argparse.Namespace) -> str:
 def _compare(args: argparse.Namespace) -> str:
     """``--compare A B`` (per-metric B-A) or ``--compare RUN`` (strict vs official on its generations), with the
     paired bootstrap's interval and p unless ``--bootstrap 0``."""
-    from harness.score_cmd import bootstrap_replicates, paired_intervals
+    from harness.paired import paired_intervals
+    from harness.score_cmd import bootstrap_replicates
     from harness.tables import render_compare
     from harness.tables.runs import load_run
 

@@ -16,8 +16,12 @@ from typing import Any
 
 from harness.backends import GenerationParams
 from harness.config import EvalConfig, Shard, coords_for, profile_task_args
+from harness.mask_stage import DEFAULT_BATCH, MaskReport, make_masks
 from harness.runner import run_eval
+from harness.sam import resolve_sam
 from harness.score_cmd import ScoreReport, score_run
+from tasks.registry import TASKS, expand_task_names
+from tasks.spec import Kind
 
 
 def make_config(
@@ -70,6 +74,18 @@ class EvalOutcome:
     run_dir: Path
     shard: Shard
     report: ScoreReport | None  # None for one shard of several: ``vrft score RUN_DIR`` once all are done
+    masks: MaskReport | None = None  # what the mask stage did (``--sam``)
+
+
+def check_sam(config: EvalConfig, sam: str | None) -> None:
+    """Before generating: ``--sam`` needs a task that makes masks, and a SAM checkpoint that exists (a missing
+    one is named now, not after hours of generation)."""
+    if sam is None:
+        return
+    names = expand_task_names(",".join(config.tasks))
+    if not any(TASKS[n].kind is Kind.GROUNDING for n in names):
+        raise ValueError(f"--sam {sam}: none of the tasks {names} makes masks (the grounding task lisa_grounding does)")
+    resolve_sam(sam)
 
 
 def evaluate(
@@ -80,11 +96,16 @@ def evaluate(
     use_cache: bool = True,
     bootstrap: int | None = None,
     bootstrap_seed: int = 0,
+    sam: str | None = None,
+    sam_batch_size: int = DEFAULT_BATCH,
 ) -> EvalOutcome:
-    """Generate what this shard lacks (through the generation cache unless `use_cache` is False); score the
-    run when it is not split into shards (`bootstrap`, `bootstrap_seed`: as for `score_run`)."""
+    """Generate what this shard lacks (through the generation cache unless `use_cache` is False); then, when
+    the run is not split into shards, make the SAM masks it lacks (`sam`: a SamModel checkpoint; None = no
+    masks, `harness.mask_stage`) and score it (`bootstrap`, `bootstrap_seed`: as for `score_run`)."""
+    check_sam(config, sam)
     run_eval(config, run_dir, shard, use_cache=use_cache)
     if shard.count > 1:
         return EvalOutcome(run_dir, shard, None)
+    masks = make_masks(run_dir, sam, batch_size=sam_batch_size) if sam is not None else None
     report = score_run(run_dir, allow_missing=False, bootstrap=bootstrap, bootstrap_seed=bootstrap_seed)
-    return EvalOutcome(run_dir, shard, report)
+    return EvalOutcome(run_dir, shard, report, masks)

@@ -22,6 +22,7 @@ from tabulate import tabulate
 
 from harness.config import profile_task_args
 from harness.manifest import read_manifest
+from harness.mask_records import read_run_masks
 from harness.records import (
     RUN_GENERATIONS,
     Generations,
@@ -32,6 +33,7 @@ from harness.records import (
     write_error,
 )
 from tasks.base import Task
+from tasks.grounding.masks import StoredMasks
 from tasks.metrics.coco import OfficialEvaluatorError
 from tasks.registry import get_task
 from tasks.task_args import resolve_task_args
@@ -54,6 +56,7 @@ HEADLINE = (
     "mAPall",
     "mIoU_val",
     "mIoU_test",
+    *(f"{m}_{s}" for m in ("gIoU", "cIoU", "gIoU_box", "cIoU_box") for s in ("val", "test")),  # LISA masks
 )
 
 
@@ -326,7 +329,7 @@ def _suffix(manifest: Mapping[str, Any], profile: str) -> str:
     return "" if profile == manifest.get("profile", "strict") else f".{profile}"
 
 
-def _run_manifest(run_dir: Path) -> dict[str, Any]:
+def run_manifest(run_dir: Path) -> dict[str, Any]:
     manifest = read_manifest(run_dir)
     if manifest is None:
         raise ScoreError(f"{run_dir} is not a run directory (no manifest.json)")
@@ -356,9 +359,9 @@ def score_run(
     sizes the run recorded stand in for images that are gone. `out`: write the scores there instead of
     into the run directory (a read-only run). `bootstrap`, `bootstrap_seed`: as for `score_tasks` (the
     intervals are recomputed from the stored generations: the same seed gives the same intervals)."""
-    manifest = _run_manifest(run_dir)
+    manifest = run_manifest(run_dir)
     profile = profile or manifest.get("profile", "strict")
-    tasks, texts, errors = _run_inputs(run_dir, manifest, profile)
+    tasks, texts, errors = run_inputs(run_dir, manifest, profile)
     suffix = _suffix(manifest, profile)
     sources = sorted(run_dir.glob(RUN_GENERATIONS))
     return score_tasks(
@@ -375,7 +378,7 @@ def score_run(
     )
 
 
-def _run_inputs(
+def run_inputs(
     run_dir: Path, manifest: Mapping[str, Any], profile: str
 ) -> tuple[list[Task], dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     """A run's tasks rebuilt for `profile`, its generations (task -> request id -> text) and failed ones."""
@@ -394,55 +397,19 @@ def _run_inputs(
         use_sizes = getattr(t, "use_image_sizes", None)
         if use_sizes is not None and sizes.get(t.name):
             use_sizes(sizes[t.name])
+    masks = read_run_masks(run_dir)  # SAM masks (masks.jsonl, `harness.mask_stage`): grounding's gIoU / cIoU
+    for t in tasks:
+        use_masks = getattr(t, "use_masks", None)
+        if use_masks is not None:
+            use_masks(None if masks is None else masks.get(t.name, StoredMasks()))
     if identity.get("coords", "norm1000") == "pixels":
         texts = _pixels_to_norm1000(tasks, texts, manifest["image_policy"])
     return tasks, texts, errors
 
 
-def paired_intervals(
-    run_a: Path,
-    run_b: Path,
-    profile_a: str | None = None,
-    profile_b: str | None = None,
-    *,
-    bootstrap: int | None = None,
-    bootstrap_seed: int = DEFAULT_BOOTSTRAP_SEED,
-) -> dict[str, dict[str, Any]]:
-    """Paired image-level bootstrap of B − A per task both runs score (`tasks.uncertainty.paired_uncertainty`):
-    task -> ``PairedResult.as_dict()``-like entry. The per-image records are recomputed by re-scoring each run
-    from its generations in memory (nothing is written; missing generations count as wrong, as in
-    `ensure_scored`). A task whose runs cover different images gets ``{"error": ...}`` instead. Empty with
-    ``bootstrap`` 0."""
-    from tasks.uncertainty import paired_uncertainty
-
-    n = bootstrap_replicates(bootstrap)
-    if n == 0:
-        return {}
-    scored = []
-    for run, profile in ((run_a, profile_a), (run_b, profile_b)):
-        manifest = _run_manifest(run)
-        prof = profile or manifest.get("profile", "strict")
-        tasks, texts, _errors = _run_inputs(run, manifest, prof)
-        scored.append((prof, {t.name: (t, t.score(texts.get(t.name, {}), prof)) for t in tasks}))  # type: ignore[arg-type]
-    (prof_a, by_a), (prof_b, by_b) = scored
-    out: dict[str, dict[str, Any]] = {}
-    for name in sorted(set(by_a) & set(by_b)):
-        (task_a, score_a), (task_b, score_b) = by_a[name], by_b[name]
-        try:
-            entry = paired_uncertainty(
-                task_a, score_a, task_b, score_b, prof_a, n_replicates=n, seed=bootstrap_seed, profile_b=prof_b
-            )
-        except ValueError as err:
-            out[name] = {"error": str(err)}
-            continue
-        if entry is not None:
-            out[name] = entry
-    return out
-
-
 def ensure_scored(run_dir: Path, profile: str) -> ScoreReport | None:
     """Score `run_dir` in `profile` (missing requests count as wrong) unless it has been scored in that
     profile already; returns the new report, or None when there was nothing to do."""
-    if (run_dir / f"metrics{_suffix(_run_manifest(run_dir), profile)}.json").is_file():
+    if (run_dir / f"metrics{_suffix(run_manifest(run_dir), profile)}.json").is_file():
         return None
     return score_run(run_dir, profile, allow_missing=True)

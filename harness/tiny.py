@@ -37,6 +37,7 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 TINY_MIN_PIXELS = 4 * 28 * 28
 TINY_MAX_PIXELS = 64 * 28 * 28
 VOCAB_SIZE = 1024  # BPE merges; the number tokens come on top (see build_tokenizer)
+DEFAULT_ROPE_THETA = 1_000_000.0  # Qwen2-VL's
 NUMBER_TOKENS = 1001  # '0' ... '1000', the coordinate range of the paper's answers
 
 # The official Qwen2-VL-Instruct template (add_vision_id support dropped): a system turn is inserted
@@ -158,8 +159,14 @@ def build_tokenizer(extra_texts: Sequence[str] = ()) -> object:
     )
 
 
-def build_tiny_qwen2vl(out: Path, seed: int = 0, extra_texts: Sequence[str] = ()) -> Path:
+def build_tiny_qwen2vl(
+    out: Path, seed: int = 0, extra_texts: Sequence[str] = (), rope_theta: float = DEFAULT_ROPE_THETA
+) -> Path:
     """Build and save a tiny random Qwen2-VL (model + processor + generation config) into `out`.
+
+    `rope_theta`: the language model's rotary base (Qwen2-VL's 1e6 by default). With 64-dim heads, M-RoPE
+    gives an image's width the lowest 12 of 32 frequencies: at 1e6 they turn by at most 2e-4 rad per column, so a
+    tiny model cannot tell columns apart; the demo, which must learn to localise, builds with a smaller base.
 
     Deterministic for a given (seed, extra_texts): the same files are written on every call, so a
     fingerprint of the directory identifies the model. Returns `out`.
@@ -195,7 +202,7 @@ def build_tiny_qwen2vl(out: Path, seed: int = 0, extra_texts: Sequence[str] = ()
             num_attention_heads=2,  # head_dim 64: vLLM CPU rejects 16
             num_key_value_heads=1,
             max_position_embeddings=4096,
-            rope_scaling={"type": "mrope", "mrope_section": [8, 12, 12]},
+            rope_scaling={"type": "mrope", "mrope_section": [8, 12, 12], "rope_theta": rope_theta},
             # Larger than the usual 0.02 so that greedy logits have clear margins: with near-uniform
             # logits, float32 rounding differences between engines flip argmax ties.
             initializer_range=0.2,

@@ -250,6 +250,13 @@ def official_lisa_norm1000(value: float, size: float) -> int:
     return int(value / size * NORM)
 
 
+def official_lisa_sam_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixel box the official ``box2mask.py`` prompts SAM with (``scale_bbox``): each 0–1 coordinate
+    times the image side, truncated toward zero by ``int()``; nothing is sorted or clipped."""
+    x1, y1, x2, y2 = box
+    return int(x1 * width), int(y1 * height), int(x2 * width), int(y2 * height)
+
+
 # The official LISA readings divide Python ints by the *int* 1000, which rounds exactly even for
 # integers past 2**53 (``/ NORM`` would round the integer to a float first): ``int(v) / OFFICIAL_NORM``.
 OFFICIAL_NORM = 1000

@@ -2,10 +2,11 @@
 wired to each task family's records.
 
 `task_statistics` turns a task and its `TaskScore` into `ImageStatistic`s whose metric names are the
-``metrics.json`` names (``accuracy``, ``mIoU_<split>``, ``mAP``, ``AP50``, ``AP/<class>``, ``AP50/<class>``,
-``mAPn`` / ``mAPb`` / ``mAPall``, LVIS ``mAP_standard`` / ``mAP_official_area_mean``), so that every point
-estimate equals the reported metric. `task_uncertainty` bootstraps them (the ``"uncertainty"`` entry of
-``metrics.json``); `paired_uncertainty` compares two scorings of the same requests on the same draws.
+``metrics.json`` names (``accuracy``, ``mIoU_<split>``, ``gIoU_<split>`` (SAM masks), ``mAP``, ``AP50``,
+``AP/<class>``, ``AP50/<class>``, ``mAPn`` / ``mAPb`` / ``mAPall``, LVIS ``mAP_standard`` /
+``mAP_official_area_mean``), so that every point estimate equals the reported metric. `task_uncertainty`
+bootstraps them (the ``"uncertainty"`` entry of ``metrics.json``); `paired_uncertainty` compares two scorings
+of the same requests on the same draws.
 
 Units: classification and grounding resample images (an image path carrying several items counts once);
 detection resamples the image of each (image, category) request. Grounding splits are resampled
@@ -63,6 +64,7 @@ def _classification(task: Any, score: Any, profile: Profile) -> list[ImageStatis
 
 def _grounding(task: Any, score: Any, profile: Profile) -> list[ImageStatistic]:
     iou = {s["request_id"]: float(s["eval_iou"]) for s in score.samples}
+    records = {s["request_id"]: s for s in score.samples}
     stats: list[ImageStatistic] = []
     for split in task.splits:
         rids = [r.request_id for r in task.requests() if r.request_id.split("/", 1)[0] == split]
@@ -71,6 +73,13 @@ def _grounding(task: Any, score: Any, profile: Profile) -> list[ImageStatistic]:
         values = [iou.get(rid, 0.0) for rid in rids]  # a missing answer counts IoU 0, as `mIoU` counts it
         images = [str(task.samples[rid].image.path) for rid in rids]
         stats.append(MeanStatistic(values, images, name=f"mIoU_{split}", scale=100.0))
+        if score.metrics.get(f"gIoU_{split}") is not None:
+            # SAM masks: each answer's mask IoU; a missing answer is an empty mask (IoU 0); an item the official
+            # variant skips (size mismatch) has none and stays out, as it does of gIoU
+            kept = [rid for rid in rids if rid not in records or "mask_iou" in records[rid]]
+            masks = [float(records[rid]["mask_iou"]) if rid in records else 0.0 for rid in kept]
+            where = [str(task.samples[rid].image.path) for rid in kept]
+            stats.append(MeanStatistic(masks, where, name=f"gIoU_{split}", scale=100.0))
     return stats
 
 

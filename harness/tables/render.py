@@ -280,7 +280,7 @@ def render_compare(
 ) -> str:
     """Per task and metric key: A, B and B−A ("–" where either side lacks the metric). Runs over
     different request sets are refused (`DifferentSamplesError`) unless `allow_different_samples`, in
-    which case the output says which tasks differ. `paired` (task -> `harness.score_cmd.paired_intervals`
+    which case the output says which tasks differ. `paired` (task -> `harness.paired.paired_intervals`
     entry): adds the 95 % interval of B−A from the paired image-level bootstrap and its two-sided p."""
     different = check_same_samples(run_a, run_b)
     if different and not allow_different_samples:

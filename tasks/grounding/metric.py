@@ -8,7 +8,8 @@ Which reading feeds the metric:
   ``(int,int),(int,int)`` anywhere in the untrimmed decode (prompt text included, D22,
   `official_eval_box`), divided by 1000, against ``shapes[0]``'s box / (w, h, w, h), IoU = I/(U + 1e-6)
   (`tasks.geometry.official_lisa_iou`).
-A missing or unreadable answer scores 0 in both. gIoU / cIoU need masks (`tasks.metrics.giou_ciou`).
+A missing or unreadable answer scores 0 in both. gIoU / cIoU: SAM masks prompted with the same readings
+(`tasks.grounding.masks`).
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ def strict_eval_iou(parsed: StrictParse[Box], target: GroundingTarget) -> tuple[
     return iou_xyxy(parsed.value, target.box), None
 
 
-def official_eval_iou(
-    sample: GroundingSample, system: str | None, prompt: str, completion: str
-) -> tuple[float, str | None]:
-    """(IoU, failure reason) as the official eval computes it from its own reading of the decode."""
-    pred = official_eval_box(official_decode(system, prompt, completion))
+def official_eval_reading(system: str | None, prompt: str, completion: str) -> Box | None:
+    """The official eval's box (0–1 corners as read) in its untrimmed decode, or None."""
+    return official_eval_box(official_decode(system, prompt, completion))
+
+
+def official_eval_iou(sample: GroundingSample, pred: Box | None) -> tuple[float, str | None]:
+    """(IoU, failure reason) as the official eval computes it from its own reading (`official_eval_reading`)."""
     if pred is None:
         return 0.0, "no_box"
     w, h = sample.image.width, sample.image.height

@@ -82,5 +82,8 @@ def official_eval_box(decoded: str) -> Box | None:
     m = OFFICIAL_BOX.search(decoded)
     if m is None:
         return None
-    x1, y1, x2, y2 = (int(v) / OFFICIAL_NORM for v in m.groups())
+    try:
+        x1, y1, x2, y2 = (int(v) / OFFICIAL_NORM for v in m.groups())
+    except (OverflowError, ValueError):  # a number past float range (or int()'s digit limit): the official
+        return None  # script's per-item try/except records IoU 0, as for no box
     return x1, y1, x2, y2

@@ -6,6 +6,10 @@
 not labelled ``ignore``/``flag``; ``shapes[0]`` if none). Scoring reads each completion once per
 reading: strict hands the reward's reading (`StrictGrounding.parse`) to the metric; official keeps the
 official repository's two readings (reward and eval), each done once.
+
+Mask gIoU / cIoU (Table 5): SAM masks prompted with the box of the same reading the mIoU grades, made by
+the harness (`harness.mask_stage`) and handed over with `use_masks`; without them only the box-raster
+fallback ``gIoU_box_*`` / ``cIoU_box_*`` is reported (`tasks.grounding.masks`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Any
 from tasks.base import Request, TaskScore, TrainPool, TrainRowsFromPool, Verifier, check_ids, score_record
 from tasks.data import DataError
 from tasks.data.lisa import LISA_SPLITS, load_lisa
-from tasks.geometry import official_lisa_norm1000, points_to_xyxy
-from tasks.grounding.metric import miou_percent, official_eval_iou, strict_eval_iou
+from tasks.geometry import Box, official_lisa_norm1000, points_to_xyxy
+from tasks.grounding.masks import MaskScores, PromptBox, StoredMasks, official_prompt_box, strict_prompt_box
+from tasks.grounding.metric import miou_percent, official_eval_iou, official_eval_reading, strict_eval_iou
 from tasks.grounding.prompt import grounding_prompt
 from tasks.grounding.rewards import VERIFIERS, GroundingTarget
 from tasks.rewards import build_verifier
@@ -42,6 +47,15 @@ def strict_gt_box(sample: GroundingSample) -> tuple[float, float, float, float]:
     if not pts:
         return tuple(float(v) for v in sample.gt_xyxy)  # type: ignore[return-value]
     return points_to_xyxy(pts)
+
+
+def prompt_box(sample: GroundingSample, reading: Box | None, *, official: bool) -> PromptBox | None:
+    """The SAM prompt box of a reading: official, the eval's 0–1 box as ``box2mask.py`` scales it; strict,
+    the reward's 0–1000 box in pixels (`tasks.grounding.masks`); None for no box."""
+    if reading is None:
+        return None
+    convert = official_prompt_box if official else strict_prompt_box
+    return convert(reading, sample.image.width, sample.image.height)
 
 
 class GroundingTask(TrainRowsFromPool):
@@ -71,6 +85,7 @@ class GroundingTask(TrainRowsFromPool):
         self.max_new_tokens = max_new_tokens or (128 if prompt == "official" else 256)
         self.args: dict[str, Any] = {"prompt": prompt, "splits": ",".join(self.splits), "limit": limit}
         self._recorded_sizes: dict[str, tuple[int, int]] = {}
+        self._masks: StoredMasks | None = None
 
     @cached_property
     def samples(self) -> dict[str, GroundingSample]:
@@ -91,6 +106,29 @@ class GroundingTask(TrainRowsFromPool):
         cannot be read now: a run is re-scored from its files alone, even when its images are gone."""
         self._recorded_sizes = dict(sizes)
         self.__dict__.pop("samples", None)
+
+    def use_masks(self, masks: StoredMasks | None) -> None:
+        """The SAM masks a run holds (``masks.jsonl``, `harness.mask_stage`): `score` reports gIoU / cIoU
+        from them; without them only the box-raster numbers (``gIoU_box_*``)."""
+        self._masks = masks
+
+    def mask_prompts(self, generations: Mapping[str, str], profile: Profile | str) -> dict[str, PromptBox]:
+        """request id -> the box SAM is prompted with in `profile` (`tasks.grounding.masks`), for every answer
+        that has one on an image of known size: what the mask stage makes masks for (the reading `score` does)."""
+        profile = Profile.parse(profile)
+        verifier = self.verifier(profile)
+        out: dict[str, PromptBox] = {}
+        for req in self.requests():
+            s, text = self.samples[req.request_id], generations.get(req.request_id)
+            if text is None or s.image.width <= 0 or s.image.height <= 0:
+                continue
+            if profile is Profile.OFFICIAL:
+                prompt = prompt_box(s, official_eval_reading(req.system, req.text, text), official=True)
+            else:
+                prompt = prompt_box(s, verifier.parse(text).value, official=False)
+            if prompt is not None:
+                out[req.request_id] = prompt
+        return out
 
     def requests(self) -> Iterator[Request]:
         for rid, s in self.samples.items():
@@ -120,6 +158,7 @@ class GroundingTask(TrainRowsFromPool):
         ious: dict[str, list[float]] = {split: [] for split in self.splits}
         failures: Counter[str] = Counter()
         samples: list[dict[str, Any]] = []
+        masks = MaskScores(self.splits, official=profile is Profile.OFFICIAL, masks=self._masks)
         for req in self.requests():
             s = self.samples[req.request_id]
             split = req.request_id.split("/", 1)[0]
@@ -127,6 +166,7 @@ class GroundingTask(TrainRowsFromPool):
             if text is None:
                 ious[split].append(0.0)
                 failures["missing"] += 1
+                masks.add(split, req.request_id, s, None)
                 continue
             if s.image.width <= 0 or s.image.height <= 0:
                 raise DataError(
@@ -137,15 +177,21 @@ class GroundingTask(TrainRowsFromPool):
             parsed = verifier.parse(text)  # the reward's reading, done once
             if profile is Profile.OFFICIAL:
                 target: Any = req.solution
-                iou, reason = official_eval_iou(s, req.system, req.text, text)  # the eval's reading
+                box = official_eval_reading(req.system, req.text, text)  # the eval's reading, done once
+                iou, reason = official_eval_iou(s, box)
+                prompt = prompt_box(s, box, official=True)
             else:
                 target = GroundingTarget.from_pixels(strict_gt_box(s), s.image.width, s.image.height)
                 iou, reason = strict_eval_iou(parsed, target)
+                prompt = prompt_box(s, parsed.value, official=False)  # None where the reading failed
             ious[split].append(iou)
             if reason:
                 failures[reason] += 1
+            mask_iou = masks.add(split, req.request_id, s, prompt)
             reward = verifier.score_parsed(parsed, target)
-            samples.append(score_record(req.request_id, reward.components, reward.parse, eval_iou=iou))
+            extra = {} if mask_iou is None else {"mask_iou": mask_iou}  # unrounded: the bootstrap's gIoU equals gIoU
+            samples.append(score_record(req.request_id, reward.components, reward.parse, eval_iou=iou, **extra))
         metrics: dict[str, Any] = {f"mIoU_{split}": miou_percent(v) for split, v in ious.items()}
+        metrics.update(masks.metrics())
         metrics.update(n=len(self.samples), parse_failures=dict(sorted(failures.items())))
         return TaskScore(metrics, samples, missing, unknown)

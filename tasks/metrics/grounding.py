@@ -87,7 +87,8 @@ def lisa_gt_masks(
     official: ``shapes[0]`` only, no ignore mask (D23). Strict: LISA's ``get_mask_from_json``
     rule: drop ``flag`` shapes, paint the rest from the largest to the smallest area, a shape whose
     label contains ``ignore`` painting "ignore" and any other painting "target", so a smaller
-    polygon overrides a larger one where they overlap.
+    polygon overrides a larger one where they overlap. The order is LISA's expression,
+    ``np.argsort(areas)[::-1]``: of two shapes with the same area the earlier one is painted last.
     """
     if not shapes:
         raise ValueError("LISA annotation has no shapes: no GT mask can be built")
@@ -98,14 +99,67 @@ def lisa_gt_masks(
         for s in shapes
         if str(s.get("label", "")).lower() != "flag"
     ]
-    order = np.argsort([-int(m.sum()) for m, _ in layers], kind="stable")
+    order = np.argsort([np.count_nonzero(m) for m, _ in layers])[::-1]
     target = np.zeros((height, width), dtype=bool)
     ignore = np.zeros((height, width), dtype=bool)
-    for idx in order:
+    for idx in order:  # painting one shape over the others: bitwise, whole arrays (fast on large images)
         mask, is_ignore = layers[idx]
-        target[mask] = not is_ignore
-        ignore[mask] = is_ignore
+        if is_ignore:
+            target &= ~mask
+            ignore |= mask
+        else:
+            target |= mask
+            ignore &= ~mask
     return target, ignore
+
+
+def mask_counts(
+    pred: np.ndarray | None, gt: np.ndarray, ignore: np.ndarray | None = None, *, official: bool = False
+) -> tuple[int, int] | None:
+    """(intersection, union) pixel counts of one item, the per-image terms of gIoU and cIoU.
+
+    `pred` None is an empty mask of the GT's size (the official ``mask_iou.py`` reused a stale size
+    instead, D24). A size mismatch returns None (the item is skipped, official) or raises (strict).
+    ``ignore`` pixels (strict only) are left out of both terms.
+    """
+    gt = np.asarray(gt, dtype=bool)
+    pred_b = np.zeros_like(gt) if pred is None else np.asarray(pred, dtype=bool)
+    if pred_b.shape != gt.shape:
+        if official:
+            return None
+        raise ValueError(f"predicted mask {pred_b.shape} vs GT mask {gt.shape}")
+    if ignore is not None and official:
+        raise ValueError("the official variant has no ignore handling: pass ignore_masks=None")
+    inter, union = pred_b & gt, pred_b | gt
+    if ignore is not None:
+        valid = ~np.asarray(ignore, dtype=bool)
+        if valid.shape != gt.shape:
+            raise ValueError(f"ignore mask {valid.shape} vs GT mask {gt.shape}")
+        inter &= valid
+        union &= valid
+    return int(np.count_nonzero(inter)), int(np.count_nonzero(union))
+
+
+def item_iou(inter: int, union: int, *, official: bool = False) -> float:
+    """One item's mask IoU: official I/(U + 1e-6); strict I/U, an empty union counting 1.0 (LISA's rule)."""
+    if official:
+        return inter / (union + OFFICIAL_EPS)
+    return inter / union if union else 1.0
+
+
+def giou_ciou_from_counts(counts: Sequence[tuple[int, int]], *, official: bool = False) -> tuple[float, float]:
+    """(gIoU, cIoU) in [0, 1] from per-item (intersection, union) counts (`mask_counts`): gIoU the mean of
+    `item_iou`, cIoU = ΣI/ΣU (official: ΣI/(ΣU + 1e-6)). Official with no items gives (0, 0), as ``mask_iou.py``."""
+    inters = [i for i, _ in counts]
+    unions = [u for _, u in counts]
+    ious = [item_iou(i, u, official=official) for i, u in counts]
+    if official:
+        giou = float(np.mean(ious)) if ious else 0.0
+        return giou, float(sum(inters) / (sum(unions) + OFFICIAL_EPS))
+    if not counts:
+        raise ValueError("gIoU of zero items is undefined: the task produced no samples")
+    total_u = sum(unions)
+    return float(np.mean(ious)), float(sum(inters) / total_u) if total_u else 1.0
 
 
 def giou_ciou(
@@ -117,9 +171,9 @@ def giou_ciou(
 ) -> tuple[float, float]:
     """(gIoU, cIoU) in [0, 1]: gIoU = mean per-image IoU, cIoU = ΣI/ΣU over images.
 
-    Masks are 2-D arrays read as bool. A missing prediction (``None``) is an empty mask of the GT's
-    size (the official ``mask_iou.py`` reused a stale size instead, D24). ``ignore_masks`` (strict
-    only) mark pixels left out of both I and U. See the module docstring for the two variants.
+    Masks are 2-D arrays read as bool; the per-item terms are `mask_counts` (a missing prediction is an
+    empty mask, a size mismatch is skipped in the official variant and an error in strict), the totals
+    `giou_ciou_from_counts`. ``ignore_masks`` (strict only) mark pixels left out of both I and U.
     """
     if len(pred_masks) != len(gt_masks):
         raise ValueError(f"{len(pred_masks)} predicted masks for {len(gt_masks)} GT masks")
@@ -127,35 +181,17 @@ def giou_ciou(
         raise ValueError("the official variant has no ignore handling: pass ignore_masks=None")
     if ignore_masks is not None and len(ignore_masks) != len(gt_masks):
         raise ValueError(f"{len(ignore_masks)} ignore masks for {len(gt_masks)} GT masks")
-    inters: list[int] = []
-    unions: list[int] = []
-    skipped = 0
-    for i, gt_raw in enumerate(gt_masks):
-        gt = np.asarray(gt_raw, dtype=bool)
-        pred_raw = pred_masks[i]
-        pred = np.zeros_like(gt) if pred_raw is None else np.asarray(pred_raw, dtype=bool)
-        if pred.shape != gt.shape:
-            if official:
-                skipped += 1
-                continue
-            raise ValueError(f"item {i}: predicted mask {pred.shape} vs GT mask {gt.shape}")
+    counts: list[tuple[int, int]] = []
+    for i, gt in enumerate(gt_masks):
         ign = None if ignore_masks is None else ignore_masks[i]
-        valid = None if ign is None else ~np.asarray(ign, dtype=bool)
-        if valid is not None and valid.shape != gt.shape:
-            raise ValueError(f"item {i}: ignore mask {valid.shape} vs GT mask {gt.shape}")
-        inter, union = pred & gt, pred | gt
-        if valid is not None:
-            inter, union = inter & valid, union & valid
-        inters.append(int(inter.sum()))
-        unions.append(int(union.sum()))
-    if skipped:
-        logger.warning("official gIoU/cIoU: %d size-mismatched item(s) skipped, as mask_iou.py does", skipped)
-    if official:
-        ious = [i / (u + OFFICIAL_EPS) for i, u in zip(inters, unions, strict=True)]
-        giou = float(np.mean(ious)) if ious else 0.0
-        return giou, float(sum(inters) / (sum(unions) + OFFICIAL_EPS))
-    if not inters:
-        raise ValueError("gIoU of zero items is undefined: the task produced no samples")
-    ious = [i / u if u else 1.0 for i, u in zip(inters, unions, strict=True)]
-    total_u = sum(unions)
-    return float(np.mean(ious)), float(sum(inters) / total_u) if total_u else 1.0
+        try:
+            item = mask_counts(pred_masks[i], gt, ign, official=official)
+        except ValueError as err:
+            raise ValueError(f"item {i}: {err}") from None
+        if item is not None:
+            counts.append(item)
+    if len(counts) < len(gt_masks):
+        logger.warning(
+            "official gIoU/cIoU: %d size-mismatched item(s) skipped, as mask_iou.py does", len(gt_masks) - len(counts)
+        )
+    return giou_ciou_from_counts(counts, official=official)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.score_cmd import paired_intervals, score_run
+from harness.paired import paired_intervals
+from harness.score_cmd import score_run
 from tasks.registry import get_task
 from tasks.synthetic import write_synthetic
 
