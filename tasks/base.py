@@ -8,12 +8,13 @@ same requests into its prompts, so train and eval prompts come from one place.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, ClassVar, NoReturn, Protocol
 
-from tasks.rewards import Verifier
+from tasks.rewards import Verifier, build_verifier
 from tasks.spec import ImageRef, Kind, Profile
 
 
@@ -101,13 +102,28 @@ class TaskScore:
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
-class TrainRowsFromPool:
-    """`train_rows` for every task family: the rows of the chosen ids from the task's own `train_pool`."""
+class FamilyTask:
+    """What every family's task does the same way: its reward (`verifier`, from the family's ``VERIFIERS``
+    table), its training pool (the family's ``train`` module, imported on use because it builds this task),
+    training rows from that pool, and no second stage unless the family overrides `followup_requests`."""
+
+    kind: Kind
+    verifiers: ClassVar[Mapping[Profile, type]]  # the family's ``VERIFIERS`` (verifier class per profile)
+
+    def followup_requests(self, stage1: Mapping[str, str]) -> Iterator[Request]:
+        return iter(())
+
+    def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
+        """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
+        return build_verifier(self.kind.value, self.verifiers, profile, **options)
 
     def train_pool(
         self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
     ) -> TrainPool:
-        raise NotImplementedError
+        """Training rows from an annotation source, grouped for sampling (``tasks.<family>.train``)."""
+        family_train = importlib.import_module(f"tasks.{self.kind.value}.train")
+        pool: TrainPool = family_train.train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
+        return pool
 
     def train_rows(
         self,

@@ -18,17 +18,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Request, TaskScore, TrainPool, TrainRowsFromPool, Verifier, check_ids, score_record
+from tasks.base import FamilyTask, Request, TaskScore, check_ids, score_record
 from tasks.classification.metric import accuracy_percent, official_eval_match
 from tasks.classification.prompt import classification_prompt
 from tasks.classification.rewards import VERIFIERS, ClassificationTarget
 from tasks.data.classification import ClassificationData, load_classification
-from tasks.rewards import build_verifier
 from tasks.spec import Kind, Profile
 
 
-class ClassificationTask(TrainRowsFromPool):
+class ClassificationTask(FamilyTask):
     kind = Kind.CLASSIFICATION
+    verifiers = VERIFIERS
 
     def __init__(
         self,
@@ -68,21 +68,6 @@ class ClassificationTask(TrainRowsFromPool):
                 max_new_tokens=self.max_new_tokens,
                 solution=f"<answer>{s.class_name}</answer>",
             )
-
-    def followup_requests(self, stage1: Mapping[str, str]) -> Iterator[Request]:
-        return iter(())
-
-    def train_pool(
-        self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
-    ) -> TrainPool:
-        """Training rows from an annotation source, grouped for sampling (`tasks.classification.train`)."""
-        from tasks.classification.train import train_pool  # it subclasses / builds this task: imported on use
-
-        return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
-
-    def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
-        """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
-        return build_verifier(self.kind.value, VERIFIERS, profile, **options)
 
     def score(self, generations: Mapping[str, str], profile: Profile) -> TaskScore:
         profile = Profile.parse(profile)

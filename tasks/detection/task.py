@@ -33,7 +33,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Request, TaskScore, TrainPool, TrainRowsFromPool, Verifier, check_ids, score_record
+from tasks.base import FamilyTask, Request, TaskScore, check_ids, score_record
 from tasks.data import DataError
 from tasks.data.detection import DetectionData, load_coco_detection, load_lvis_detection
 from tasks.detection.coverage import ExistMapCoverage, coverage_fraction
@@ -46,7 +46,6 @@ from tasks.detection.metric import (
 )
 from tasks.detection.prompt import detection_prompt, existence_prompt, says_yes
 from tasks.detection.rewards import VERIFIERS, DetectionTarget
-from tasks.rewards import build_verifier
 from tasks.spec import Kind, Profile
 
 log = logging.getLogger("vrft.tasks")
@@ -77,8 +76,9 @@ class DetectionSpec:
     base: tuple[str, ...] = ()
 
 
-class DetectionTask(TrainRowsFromPool):
+class DetectionTask(FamilyTask):
     kind = Kind.DETECTION
+    verifiers = VERIFIERS
 
     def __init__(
         self,
@@ -235,18 +235,6 @@ class DetectionTask(TrainRowsFromPool):
                 yield self._detection_request(image_id, cat_id, name)
 
     # ---- scoring ----------------------------------------------------------------------------
-
-    def train_pool(
-        self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
-    ) -> TrainPool:
-        """Training rows from an annotation source, grouped for sampling (`tasks.detection.train`)."""
-        from tasks.detection.train import train_pool  # it subclasses / builds this task: imported on use
-
-        return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
-
-    def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
-        """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
-        return build_verifier(self.kind.value, VERIFIERS, profile, **options)
 
     def score(self, generations: Mapping[str, str], profile: Profile) -> TaskScore:
         profile = Profile.parse(profile)

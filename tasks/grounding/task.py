@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Request, TaskScore, TrainPool, TrainRowsFromPool, Verifier, check_ids, score_record
+from tasks.base import FamilyTask, Request, TaskScore, check_ids, score_record
 from tasks.data import DataError
 from tasks.data.lisa import LISA_SPLITS, load_lisa
 from tasks.geometry import Box, official_lisa_norm1000, points_to_xyxy
@@ -29,7 +29,6 @@ from tasks.grounding.masks import MaskScores, PromptBox, StoredMasks, official_p
 from tasks.grounding.metric import miou_percent, official_eval_iou, official_eval_reading, strict_eval_iou
 from tasks.grounding.prompt import grounding_prompt
 from tasks.grounding.rewards import VERIFIERS, GroundingTarget
-from tasks.rewards import build_verifier
 from tasks.spec import GroundingSample, ImageRef, Kind, Profile
 
 
@@ -58,8 +57,9 @@ def prompt_box(sample: GroundingSample, reading: Box | None, *, official: bool) 
     return convert(reading, sample.image.width, sample.image.height)
 
 
-class GroundingTask(TrainRowsFromPool):
+class GroundingTask(FamilyTask):
     kind = Kind.GROUNDING
+    verifiers = VERIFIERS
 
     def __init__(
         self,
@@ -135,21 +135,6 @@ class GroundingTask(TrainRowsFromPool):
             prompt = grounding_prompt(s.instruction, self.prompt_style)
             solution = official_solution(s) if s.image.width > 0 and s.image.height > 0 else ""  # size unknown
             yield Request(rid, s.image, prompt.text, prompt.system, self.max_new_tokens, solution)
-
-    def followup_requests(self, stage1: Mapping[str, str]) -> Iterator[Request]:
-        return iter(())
-
-    def train_pool(
-        self, annotations: Path | None = None, images: Path | None = None, *, allow_eval_set: bool = False
-    ) -> TrainPool:
-        """Training rows from an annotation source, grouped for sampling (`tasks.grounding.train`)."""
-        from tasks.grounding.train import train_pool  # it subclasses / builds this task: imported on use
-
-        return train_pool(self, annotations, images, allow_eval_set=allow_eval_set)
-
-    def verifier(self, profile: Profile | str = Profile.STRICT, **options: Any) -> Verifier:
-        """The reward `score()` uses, and training uses (options: `tasks.verifiers.get_verifier`)."""
-        return build_verifier(self.kind.value, VERIFIERS, profile, **options)
 
     def score(self, generations: Mapping[str, str], profile: Profile) -> TaskScore:
         profile = Profile.parse(profile)
