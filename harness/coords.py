@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from harness.backends.images import smart_resize
+from tasks.geometry import NORM
 
 COORDS = ("norm1000", "pixels")
 _N = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
@@ -26,7 +27,7 @@ def _fmt(v: float) -> str:
 def pixels_to_norm1000(text: str, width: int, height: int, min_pixels: int, max_pixels: int) -> str:
     """Rewrite every box of `text` from resized-image pixels to 0–1000 (rounded to integers)."""
     rh, rw = smart_resize(height, width, min_pixels=min_pixels, max_pixels=max_pixels)
-    sx, sy = 1000.0 / rw, 1000.0 / rh
+    sx, sy = NORM / rw, NORM / rh
 
     def list4(m: re.Match[str]) -> str:
         x1, y1, x2, y2 = (float(g) for g in m.groups())

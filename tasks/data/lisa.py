@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tasks.data import DataError, as_float, image_size, read_json, require_keys
+from tasks.geometry import points_to_xyxy
 from tasks.spec import GroundingSample, ImageRef
 
 LISA_SPLITS = ("val", "test")
@@ -85,8 +86,7 @@ def _read_item(path: Path) -> dict[str, Any]:
 
 def polygon_box(points: tuple[tuple[float, float], ...]) -> np.ndarray:
     """Absolute-pixel (4,) xyxy box of a polygon: min and max of its points (``gen_box_ann.py``)."""
-    arr = np.asarray(points, dtype=np.float64)
-    return np.array([arr[:, 0].min(), arr[:, 1].min(), arr[:, 0].max(), arr[:, 1].max()], dtype=np.float64)
+    return np.array(points_to_xyxy(points), dtype=np.float64)
 
 
 @dataclass(frozen=True)
