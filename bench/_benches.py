@@ -30,12 +30,21 @@ def _rewards(r: Figures) -> str:
     def rate(key: str) -> str:
         return fmt(f[key]["per_cpu_s"])
 
-    return (
+    text = (
         f"{fmt(r['size']['n'])} completions per kind, per CPU second: strict detection {rate('detection | strict')}/s; "
         f"official {rate('detection | official (no math_verify)')}/s without math_verify, "
         f"{rate('detection | official (math_verify)')}/s with it; strict classification "
         f"{rate('classification | strict')}/s, grounding {rate('grounding | strict')}/s"
     )
+    if "junk | strict" in f:  # issue 19: solutions shared as in GRPO, policy junk, `vrft reward` end to end
+        cli = f["cli grpo | strict"]
+        text += (
+            f"; strict detection, solutions shared by 8 (GRPO) {rate('detection (grpo) | strict')}/s; on junk strict "
+            f"{rate('junk | strict')}/s, official {rate('junk | official (no math_verify)')}/s; `vrft reward` "
+            f"(GRPO layout) {fmt(cli['scoring_per_cpu_s'])}/s, {fmt(cli['end_to_end_per_cpu_s'])}/s with its "
+            f"{fmt(cli['startup_cpu_s'])} s start-up on {fmt(cli['n'])} lines"
+        )
+    return text
 
 
 def _metrics(r: Figures) -> str:
@@ -143,6 +152,27 @@ def _sam(r: Figures) -> str:
     )
 
 
+def _paper_suite(r: Figures) -> str:
+    f = r["figures"]
+    where = f"{f['device']}, {f['model']}"
+    if f["mode"] == "smoke":
+        return (
+            f"smoke run ({where}, {fmt(f['requests'])} of the suite's {fmt(f['suite_requests'])} requests): "
+            f"{fmt(f['req_per_s'])} req/s on vLLM vs {fmt(f['official_req_per_s'])} req/s one at a time; "
+            f"engine start-up {fmt(f['engine_startup_s'])} s"
+        )
+    whole = (
+        f"the suite in {fmt(f['generation_wall_s'])} s"
+        if f["mode"] == "suite"
+        else f"{fmt(f['requests'])} requests, the suite projected at {fmt(f['projected_suite_s'])} s"
+    )
+    return (
+        f"{where}: {whole}; {fmt(f['req_per_s'])} req/s, {fmt(f['output_tok_per_s'])} output tokens/s, "
+        f"{fmt(f['speedup_vs_official'])}× the official one-at-a-time loop; start-up {fmt(f['engine_startup_s'])} s, "
+        f"peak GPU memory {fmt(f['peak_gpu_gib'])} GiB"
+    )
+
+
 @dataclass(frozen=True)
 class Bench:
     """One benchmark: its command at the documented size (``--quick`` is added for smoke runs), what it
@@ -176,7 +206,8 @@ BENCHES: tuple[Bench, ...] = (
         "rewards", "bench_rewards.py", (), "verifier completions/s per task kind and profile", _rewards,
         "Rates per CPU second of the one benchmark process: time spent waiting for a core is discounted, "
         "contention on a loaded machine is not. Issue 2's target for strict detection is 50,000/s; math_verify "
-        "(sympy) is what makes the official profile slow.",
+        "(sympy) is what makes the official profile slow. From issue 19 on, every pass starts with empty solution "
+        "caches: `detection` parses each completion's own solution inside the timing, GRPO's 8 share one.",
     ),
     Bench(
         "metrics", "bench_metrics.py", (), "metric only (pycocotools / lvis) on synthetic GT and detections",
@@ -227,6 +258,16 @@ BENCHES: tuple[Bench, ...] = (
         "image as a real run asks: the harness around SAM (image reading, resizing, RLE, resumable lines), not the "
         "cost of ViT-H, which `bench/bench_sam.py --arch vit-h` measures on a GPU.",
         reading_gpu="On a GPU the tiny model leaves the device idle; `--arch vit-h` gives the real-size figure.",
+    ),
+    Bench(
+        "paper-suite", "bench_paper_suite.py", (), "the whole paper suite on vLLM, a random 2B model (GPU)",
+        _paper_suite,
+        "Without a GPU this is a smoke run of the path (the tiny model, a few requests of each task): its rates "
+        "say nothing about the suite. bench/bench_paper_suite.py on a CUDA machine gives the real figures.",
+        reading_gpu="A Qwen2-VL-2B-shaped model with random weights and a fixed number of output tokens per "
+        "task (64, 96 for LISA): the compute of a 2B evaluation, not its answers. Peak memory is mostly vLLM's "
+        "reserved KV cache.",
+        timeout_s=10800,
     ),
     Bench(
         "demo", "bench_demo.py", ("--jobs", "2"), "the full `vrft demo`, several seeds", _demo,

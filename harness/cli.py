@@ -181,7 +181,8 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
         add_parser(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(reward_only: bool = False) -> argparse.ArgumentParser:
+    """The `vrft` parser; `reward_only`: with the `reward` command only (`main`)."""
     parser = argparse.ArgumentParser(
         prog="vrft",
         description="Visual-RFT benchmarks: score checkpoints, regenerate the paper's tables, train with GRPO.",
@@ -221,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="strict detection: divide the matched IoU sum by max(n_gt, n_pred) or by n_pred (paper)",
     )
     p.set_defaults(func=_reward)
+    if reward_only:
+        return parser
 
     add_eval_parser(sub)
     _add_plugin_commands(sub)
@@ -324,8 +327,10 @@ def _apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str]) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    # `vrft reward` runs in loops (a trainer's reward, a pipeline): the other commands' parsers import
+    # half the package, which took longer than scoring 10,000 lines (issue 19).
+    parser = build_parser(reward_only=argv[:1] == ["reward"])
     try:
         argv = _apply_config_file(parser, argv)
     except ValueError as err:

@@ -8,8 +8,9 @@ official lazy patterns go quadratic on inputs with many tags.
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
@@ -19,12 +20,17 @@ ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 MAX_ANSWER_CHARS = 65_536
 
 
-@dataclass(frozen=True)
-class AnswerSpan:
-    """The answer text of a completion; `closed` is False for the unclosed tail of a truncated one."""
+class AnswerSpan(NamedTuple):
+    """The answer text of a completion; `closed` is False for the unclosed tail of a truncated one.
+
+    A NamedTuple made by ``tuple.__new__`` (`_span`): every completion scored makes one, and a frozen
+    dataclass cost several times as much to build."""
 
     text: str
     closed: bool
+
+
+_span = functools.partial(tuple.__new__, AnswerSpan)
 
 
 def extract_answer(completion: str) -> AnswerSpan | None:
@@ -35,12 +41,12 @@ def extract_answer(completion: str) -> AnswerSpan | None:
     if close != -1:
         start = completion.rfind(ANSWER_OPEN, 0, close)
         if start != -1:
-            return AnswerSpan(completion[start + len(ANSWER_OPEN) : close][:MAX_ANSWER_CHARS], True)
+            return _span((completion[start + len(ANSWER_OPEN) : close][:MAX_ANSWER_CHARS], True))
     start = completion.rfind(ANSWER_OPEN)
     if start == -1:
         return None
     # No complete block; every </answer> (if any) precedes this opening, so this is a tail.
-    return AnswerSpan(completion[start + len(ANSWER_OPEN) :][:MAX_ANSWER_CHARS], False)
+    return _span((completion[start + len(ANSWER_OPEN) :][:MAX_ANSWER_CHARS], False))
 
 
 def extract_think(completion: str) -> str | None:

@@ -18,6 +18,7 @@ The prompt that asks for it is `tasks.detection.prompt`. Readers, one per profil
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -49,18 +50,34 @@ def _item_pattern(capture: bool) -> str:
 
 # The canonical answer, read in one C-level pass; anything else goes through the general reader.
 _FAST_ITEM = re.compile(_item_pattern(capture=True))
+# The same item exactly as the prompt spells it (single quotes, one space, no sign or exponent): a third
+# faster to split. Where it tiles an answer, _FAST_ITEM splits it into the same parts (every brace starts
+# an item, and both patterns take the same number texts); elsewhere _FAST_ITEM decides.
+_PROMPT_ITEM = re.compile(r"\{'Position': \[([\d.]++), ([\d.]++), ([\d.]++), ([\d.]++)\], 'Confidence': ([\d.]++)\}")
 _NO_OBJECTS = re.compile(r"['\"]?\s*no\s+objects?\s*['\"]?\s*\.?", re.IGNORECASE)
 
+# The general reader reads one token at a time (`_TOKEN.match` where the last one ended) and, after a
+# syntax error, moves to the next ``, {`` in one C-level match (`_RESYNC`): on junk (what a collapsing
+# policy emits: brackets, tags and numbers by the thousand) almost every token lies between an error and
+# the next restart point, so tokenizing the whole text first cost far more than reading. A string is one
+# token and every quote outside a string starts a token (no other token holds one), so `_RESYNC`,
+# stepping over strings and runs of other characters, finds exactly the comma *token* followed by a
+# brace *token*. Possessive forms are the greedy ones without backtracking: nothing after them can
+# match what they gave back. tests/verifiers/test_detection_reader_equivalence.py holds this reader to
+# the earlier tokenize-everything one.
+_STR = r"'(?:[^'\\\n]++|\\.)*+'|" + r'"(?:[^"\\\n]++|\\.)*+"'
 _TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<str>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
-      | (?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)
-      | (?P<punct>[\[\]{}:,])
-      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<bad>\S)
+    rf"""\s*+(
+        {_STR}                                            # string (at least 2 characters)
+      | [-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?     # number (a sign or dot is followed by a digit)
+      | [\[\]{{}}:,]                                        # punctuation
+      | [A-Za-z_][A-Za-z0-9_]*                            # bare word
+      | \S                                                # anything else: one bad character
     )""",
     re.VERBOSE,
 )
+# From a token boundary: strings, other characters and commas not before a brace, then the restart point.
+_RESYNC = re.compile(rf"""(?:[^'",]++|,(?!\s*+\{{)|{_STR}|['"])*+,\s*+(?=\{{)""")
 
 
 class PredBox(NamedTuple):
@@ -104,39 +121,61 @@ class _Syntax(Exception):
     pass
 
 
+_match_token = _TOKEN.match
+_WORDS = {"True": True, "true": True, "False": False, "false": False}
+
+
 class _Reader:
-    """Tokens -> Python values (list, dict, str, float, bool, None, bare word as str)."""
+    """Tokens -> Python values (list, dict, str, float, bool, None, bare word as str), one token at a
+    time from `pos`; `tok` is the token looked at and not yet taken (it starts at `at`)."""
+
+    __slots__ = ("at", "pos", "text", "tok")
 
     def __init__(self, text: str, pos: int) -> None:
-        self.tokens: list[tuple[str, str]] = []
-        for m in _TOKEN.finditer(text, pos):
-            kind = m.lastgroup
-            if kind is None:  # only trailing whitespace left
-                break
-            self.tokens.append((kind, m.group(kind)))
-        self.i = 0
+        self.text = text
+        self.pos = pos
+        self.at = pos
+        self.tok: str | None = None
 
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
+    def peek(self) -> str | None:
+        if self.tok is None:
+            m = _match_token(self.text, self.pos)
+            if m is None:  # only whitespace left
+                return None
+            self.at, self.pos, self.tok = self.pos, m.end(), m[1]
+        return self.tok
+
+    def take(self) -> str | None:
+        tok = self.tok
+        if tok is not None:
+            self.tok = None
+            return tok
+        m = _match_token(self.text, self.pos)
+        if m is None:
+            return None
+        self.pos = m.end()
+        return m[1]
 
     def value(self, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
             raise _Syntax("nesting too deep")
-        tok = self.peek()
-        if tok is None:
+        text = self.take()
+        if text is None:
             raise _Syntax("truncated")
-        kind, text = tok
-        self.i += 1
-        if kind == "num":
-            return float(text)
-        if kind == "str":
-            return text[1:-1]
-        if kind == "word":
-            return {"True": True, "true": True, "False": False, "false": False}.get(text, text)
-        if text == "[":
+        c = text[0]
+        if c == "[":
             return self._sequence("]", depth)
-        if text == "{":
+        if c == "{":
             return self._mapping(depth)
+        # A one-character token starting like a number or a string is the bad-character alternative
+        # (a lone sign, dot or quote); a digit always starts a number (``\d`` is Unicode's decimal
+        # digit, as is `str.isdecimal`).
+        if c.isdecimal() or (c in "+-." and len(text) > 1):
+            return float(text)
+        if c in "'\"" and len(text) > 1:
+            return text[1:-1]
+        if c == "_" or (c.isascii() and c.isalpha()):
+            return _WORDS.get(text, text)
         raise _Syntax(f"unexpected {text!r}")
 
     def _sequence(self, close: str, depth: int) -> list[Any]:
@@ -145,8 +184,8 @@ class _Reader:
             tok = self.peek()
             if tok is None:
                 raise _Syntax("truncated")
-            if tok[1] == close:
-                self.i += 1
+            if tok == close:
+                self.tok = None
                 return out
             out.append(self.value(depth + 1))
             self._separator(close)
@@ -157,16 +196,16 @@ class _Reader:
             tok = self.peek()
             if tok is None:
                 raise _Syntax("truncated")
-            if tok[1] == "}":
-                self.i += 1
+            if tok == "}":
+                self.tok = None
                 return out
             key = self.value(depth + 1)
             tok = self.peek()
             if tok is None:
                 raise _Syntax("truncated")
-            if tok[1] != ":":
+            if tok != ":":
                 raise _Syntax("missing colon")
-            self.i += 1
+            self.tok = None
             out[str(key).strip().lower()] = self.value(depth + 1)
             self._separator("}")
 
@@ -174,23 +213,25 @@ class _Reader:
         tok = self.peek()
         if tok is None:
             raise _Syntax("truncated")
-        if tok[1] == ",":
-            self.i += 1
-        elif tok[1] != close:
+        if tok == ",":
+            self.tok = None
+        elif tok != close:
             raise _Syntax("missing comma")
 
     def resync(self) -> bool:
-        """After a syntax error: move to the next item that starts like one (``, {``).
+        """After a syntax error: move to the next item that starts like one (``, {``), from the token
+        not yet taken.
 
         Items of this format are objects, so ``, {`` is a reliable restart point even when the
         broken item left brackets unbalanced. False when there is none (the list ends here).
         """
-        for j in range(max(self.i, 1), len(self.tokens) - 1):
-            if self.tokens[j][1] == "," and self.tokens[j + 1][1] == "{":
-                self.i = j + 1
-                return True
-        self.i = len(self.tokens)
-        return False
+        m = _RESYNC.match(self.text, self.pos if self.tok is None else self.at)
+        self.tok = None
+        if m is None:
+            self.pos = len(self.text)
+            return False
+        self.pos = m.end()  # at the brace
+        return True
 
 
 def _finite(x: Any) -> float | None:
@@ -219,31 +260,53 @@ def validate_item(item: Any) -> PredBox | str:
     return PredBox(x1, y1, x2, y2, min(max(conf, 0.0), 1.0))
 
 
+# NamedTuple construction through the class is a Python-level call; ``tuple.__new__`` makes the same
+# object several times faster (`tasks.rewards` does the same).
+_make = tuple.__new__
+_pred_box = functools.partial(tuple.__new__, PredBox)
+_CLEAN = (0, False, False, None, ())  # DetectionParse's defaults after `boxes`
+_LIST_START = re.compile(r"\[\s*+\{")
+
+
+def _items(parts: list[str]) -> bool:
+    """Whether ``split`` parts are ``[`` item (``,`` item)... ``]`` (or ``,]``): only commas and whitespace
+    between items, and at least one item."""
+    if len(parts) < 7 or parts[0].strip() != "[" or parts[-1].strip() not in ("]", ",]"):
+        return False
+    return len(parts) == 7 or set(map(str.strip, parts[6:-1:6])) == {","}
+
+
 def _fast_path(text: str) -> DetectionParse | None:
     """The canonical answer (``[item, item, ...]``, only commas and whitespace between items) in one
     C-level ``re.split`` pass; None sends anything else to the general reader.
 
     ``split`` yields [prefix, 5 numbers, separator, 5 numbers, ..., suffix], so the shape check and the
-    numbers come from the same scan (this path is what every GRPO step pays for).
+    numbers come from the same scan (this path is what every GRPO step pays for). A text (stripped) that
+    does not start with ``[`` and an item's brace cannot have that shape, and is not split at all.
     """
-    parts = _FAST_ITEM.split(text)
-    if len(parts) < 7 or parts[0].strip() != "[" or parts[-1].strip() not in ("]", ",]"):
+    if _LIST_START.match(text) is None:
         return None
-    if len(parts) > 7 and set(map(str.strip, parts[6:-1:6])) != {","}:
-        return None
+    parts = _PROMPT_ITEM.split(text) if text.startswith("[{'Position': [") else []
+    if not _items(parts):
+        parts = _FAST_ITEM.split(text)
+        if not _items(parts):
+            return None
     del parts[::6]  # separators checked above; the numbers remain, five per item
     try:
         values = list(map(float, parts))
     except ValueError:
         return None
-    x1, y1, x2, y2, conf = (values[k::5] for k in range(5))
-    coords = x1 + y1 + x2 + y2
-    if not math.isfinite(sum(values)) or len(conf) > MAX_ITEMS:
-        return None  # an overflowing exponent such as 1e400: the general reader counts it
-    if min(coords) < 0.0 or max(coords) > NORM or min(conf) < 0.0 or max(conf) > 1.0:
-        x1, y1, x2, y2 = ([_clip(v) for v in col] for col in (x1, y1, x2, y2))
-        conf = [0.0 if c < 0.0 else 1.0 if c > 1.0 else c for c in conf]
-    return DetectionParse(tuple(map(PredBox, x1, y1, x2, y2, conf)))
+    if len(values) > 5 * MAX_ITEMS:
+        return None
+    # All in range (coordinates in [0, 1000], confidences in [0, 1], hence finite) unless one of these holds.
+    if min(values) < 0.0 or max(values) > NORM or max(values[4::5]) > 1.0:
+        if not math.isfinite(sum(values)):
+            return None  # an overflowing exponent such as 1e400: the general reader counts it
+        x1, y1, x2, y2 = ([_clip(v) for v in values[k::5]] for k in range(4))
+        conf = [0.0 if c < 0.0 else 1.0 if c > 1.0 else c for c in values[4::5]]
+        return _make(DetectionParse, (tuple(map(PredBox, x1, y1, x2, y2, conf)), *_CLEAN))
+    five = iter(values)
+    return _make(DetectionParse, (tuple(map(_pred_box, zip(five, five, five, five, five, strict=True))), *_CLEAN))
 
 
 def parse_strict(answer: str) -> DetectionParse:
@@ -263,10 +326,9 @@ def parse_general(text: str) -> DetectionParse:
         # No list (or objects before any list): read a bare sequence of objects.
         if brace == -1:
             return DetectionParse((), failure="no_list")
-        reader = _Reader("[" + text[brace:], 0)
+        reader = _Reader(text, brace)
     else:
-        reader = _Reader(text, start)
-    reader.i = 1  # past the opening bracket
+        reader = _Reader(text, start + 1)  # past the opening bracket
     boxes: list[PredBox] = []
     reasons: list[str] = []
     truncated = False
@@ -275,7 +337,7 @@ def parse_general(text: str) -> DetectionParse:
         if tok is None:
             truncated = True
             break
-        if tok[1] == "]":
+        if tok == "]":
             break
         if len(boxes) + len(reasons) >= MAX_ITEMS:
             reasons.append("too_many_items")
@@ -297,9 +359,9 @@ def parse_general(text: str) -> DetectionParse:
         if tok is None:
             truncated = True
             break
-        if tok[1] == ",":
-            reader.i += 1
-        elif tok[1] != "]":
+        if tok == ",":
+            reader.tok = None
+        elif tok != "]":
             reasons.append("missing_comma")
             if not reader.resync():
                 break

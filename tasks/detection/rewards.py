@@ -122,10 +122,11 @@ class StrictDetection(StrictVerifier[DetectionParse, DetectionTarget]):
         if n == 0:
             return 0.0, 0.0, 0
         matches = match_greedy(preds, gts, self.iou_threshold)
-        iou_sum = sum([iou for _, iou in matches])
+        ious = [iou for _, iou in matches]
+        iou_sum = sum(ious)
         denom = max(m, n) if self.iou_denominator == "max" else n
-        conf = sum([p.confidence if iou > 0.0 else 1.0 - p.confidence for p, iou in matches]) / n
-        n_matched = len([1 for _, iou in matches if iou > 0.0])
+        conf = sum([p[4] if iou > 0.0 else 1.0 - p[4] for p, iou in matches]) / n  # p[4]: p.confidence
+        n_matched = n - ious.count(0.0)  # a match's IoU is >= iou_threshold > 0, never 0
         return min(iou_sum / denom, 1.0), min(max(conf, 0.0), 1.0), n_matched
 
 

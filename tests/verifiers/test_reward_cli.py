@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tasks.spec import Score
 
 GT = "<answer>[{'Position': [100, 120, 200, 220], 'Confidence': 1}]</answer>"
 GOOD = "<think>r</think><answer>[{'Position': [100, 121, 200, 220], 'Confidence': 0.9}]</answer>"
@@ -78,3 +84,51 @@ def test_reward_invalid_utf8_is_a_line_error_and_nothing_valid_is_lost(tmp_path:
         assert len(out) == 3 and out[0] == out[2] and out[0]["total"] == 2.89
         assert out[1]["line"] == 2 and "not valid UTF-8 (byte 0xff" in out[1]["error"]
         assert b"line 2: not valid UTF-8" in res.stderr
+
+
+# ---- the fast JSON paths of `vrft reward` against json itself ----------------------------------------
+
+JSON_LINES = [
+    '{"completion": "a", "solution": "b"}\n', '{"completion": "a", "solution": "b"}', '  {"a": 1}\n',
+    '\ufeff{"a": 1}', '{"a": 1} {"b": 2}\n', '{"a": 1}\t\r\n ', '{"a": 1} x', "[1, 2]", "null", "3.5", '"s"',
+    '{"a": "\\u00e9\\n\\"q\\""}', '{"a": [1e400, -0.0, 1E5, NaN, Infinity]}', "{", '{"a": 1,}', "", "   ",
+    '{"a": "\tx"}', '{"a": 1}\u00a0', '{"a": {"b": [[[]]]}}',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("line", JSON_LINES)
+def test_loads_is_json_loads(line: str) -> None:
+    from harness.reward_cmd import _loads
+
+    try:
+        want: object = json.loads(line)
+    except json.JSONDecodeError as err:
+        with pytest.raises(json.JSONDecodeError) as got:
+            _loads(line)
+        assert (got.value.msg, got.value.colno) == (err.msg, err.colno)
+        return
+    assert repr(_loads(line)) == repr(want)  # repr: -0.0 and NaN compare as the text json wrote
+
+
+FLOATS = [0.0, -0.0, 1.0, 0.99, 2.89, 1 / 3, 1e16, 1e-7, 123456789.125, -2.5, 1e308, math.nan, math.inf, -math.inf]
+
+
+def test_rows_are_json_dumps_byte_for_byte() -> None:
+    from harness.reward_cmd import _Rows
+
+    rows = _Rows()
+    rng = random.Random(19)
+    cases = [
+        dict(zip(("accuracy_iou", "accuracy_confidence", "format"), rng.choices(FLOATS, k=3), strict=True))
+        for _ in range(300)
+    ]
+    cases += [
+        {"accuracy": 1, "format": 0.5},
+        {"a%d": 0.25, 'q"uote': 1.0},
+        {"total": 0.5, "format": 1.0},
+        {"x": 1e308, "y": 1e308},
+        {"accuracy_iou": rng.random(), "format": rng.random()},
+    ]
+    for components in cases:
+        score = Score(components)
+        assert rows.line(score) == json.dumps(score.as_dict()) + "\n", components
