@@ -238,3 +238,25 @@ def test_a_benchmark_json_of_its_own_gets_a_generic_table() -> None:
     text = bench.summary(rec)
     assert "COCO 5,000 images × 8 classes" in text and "12.25 s" in text and "40,000 items" in text
     assert run_all._as_record(bench, {"benchmark": "x", "figures": {}}) == {"benchmark": "x", "figures": {}}
+
+
+def test_readme_demo_table_is_generated_from_the_newest_full_demo_run(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- demo:begin -->\n| 0 | 99 |\n<!-- demo:end -->\n\n<!-- bench:begin -->\n"
+                      "<!-- bench:end -->\n")
+    demo_old, demo_new = _record("demo", 1.0), _record("demo", 2.0)
+    demo_new["record"]["tables"] = [{"title": "held-out", "head": ["seed", "COCO mAP"], "rows": [["0", "3.5 -> 9.25"]]}]
+    results = run_all.update_results("", "cpu A", _new(_machine("cpu A"), "r1", _run("a" * 40), demo=demo_old),
+                                     quick=False)
+    newer = _new(_machine("cpu B"), "r2", _run("b" * 40, date="2026-01-01T00:00:00Z"), demo={**demo_new, "run": "r2"})
+    results = run_all.update_results(results, "cpu B", newer, quick=False)
+    smoke = _new(_machine("cpu C"), "r3", _run("c" * 40, quick=True, date="2027-01-01T00:00:00Z"),
+                 demo={**_record("demo", 5.0, quick=True), "run": "r3"})
+    results = run_all.update_results(results, "cpu C", smoke, quick=True)  # newest, but a smoke run: never shown
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text(results)
+    run_all.update_readme(readme, results_md, results)
+    text = readme.read_text()
+    demo = text[text.index("<!-- demo:begin -->") : text.index("<!-- demo:end -->")]
+    assert "| 0 | 3.5 -> 9.25 |" in demo and "commit `bbbbbbb`" in demo and "| 0 | 99 |" not in demo
+    assert "ccccccc" not in demo and _numbers(demo.replace("2026-01-01", "")) <= _numbers(results)
