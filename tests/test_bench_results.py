@@ -260,3 +260,13 @@ def test_readme_demo_table_is_generated_from_the_newest_full_demo_run(tmp_path: 
     demo = text[text.index("<!-- demo:begin -->") : text.index("<!-- demo:end -->")]
     assert "| 0 | 3.5 -> 9.25 |" in demo and "commit `bbbbbbb`" in demo and "| 0 | 99 |" not in demo
     assert "ccccccc" not in demo and _numbers(demo.replace("2026-01-01", "")) <= _numbers(results)
+
+
+def test_readme_demo_table_comes_from_results_md() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    i, j = text.find(run_all.DEMO_BEGIN), text.find(run_all.DEMO_END)
+    assert 0 <= i < j, "the README's demo table has no <!-- demo:begin --> ... <!-- demo:end --> markers"
+    block = text[i:j]
+    results = (BENCH / "RESULTS.md").read_text(encoding="utf-8")
+    missing = sorted(_numbers(block) - _numbers(results))
+    assert not missing, f"figures in the README's demo table that bench/RESULTS.md does not hold: {missing}"
