@@ -154,19 +154,35 @@ def with_image_policy(dataset: Dataset, min_pixels: int, max_pixels: int) -> Dat
     return dataset.with_transform(ImagePolicy(min_pixels, max_pixels))
 
 
-def sft_target(solution: str) -> str:
-    """The SFT assistant message: the solution's answer block, as is.
+def sft_target(solution: str, think: str = "") -> str:
+    """The SFT assistant message: the solution's answer block, after a ``<think>`` block when `think` is given.
 
     The paper's "+SFT" rows imitate the ground truth; a reasoning trace for ``<think>`` does not exist in
-    the data, so the target is the ``<answer>...</answer>`` block alone (the strict format reward of such a
-    model is 0; its accuracy is scored normally by `vrft eval`).
+    the data, so by default the target is the ``<answer>...</answer>`` block alone (the strict format reward of
+    such a model is 0; its accuracy is scored normally by `vrft eval`). `think` (`Recipe.sft_think`) is a fixed
+    template reasoning put before it, ``<think>{think}</think><answer>...</answer>``: a warm start that teaches
+    the whole format the strict reward asks for (the demo's), not a reasoning to imitate.
     """
-    return solution.strip()
+    answer = solution.strip()
+    return f"<think>{think}</think>{answer}" if think else answer
 
 
-def to_sft(dataset: Dataset) -> Dataset:
-    """Prompt-completion conversational columns for SFTTrainer (loss on the completion only)."""
-    def columns(ex: dict[str, Any]) -> dict[str, Any]:
-        return {"prompt": _user_turn(ex), "completion": [{"role": "assistant", "content": sft_target(ex["solution"])}]}
+def to_sft(dataset: Dataset, think: str = "", shuffle_seed: int | None = None) -> Dataset:
+    """Prompt-completion conversational columns for SFTTrainer (loss on the completion only); `think`: see
+    `sft_target`.
 
-    return dataset.map(columns)
+    `shuffle_seed`: when set, row i's target is the solution of row perm[i] (a permutation drawn from the seed)
+    instead of its own: a warm start that learns the answer format and vocabulary (class names, box syntax,
+    typical sizes) but, by construction, nothing about which answer fits which image (`Recipe.sft_shuffled`).
+    """
+    solutions = list(dataset["solution"])
+    if shuffle_seed is not None:
+        import numpy as np
+
+        solutions = [solutions[j] for j in np.random.default_rng(shuffle_seed).permutation(len(solutions))]
+
+    def columns(ex: dict[str, Any], i: int) -> dict[str, Any]:
+        target = sft_target(solutions[i], think)
+        return {"prompt": _user_turn(ex), "completion": [{"role": "assistant", "content": target}]}
+
+    return dataset.map(columns, with_indices=True)

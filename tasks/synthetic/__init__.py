@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks.synthetic.classification import write_classification
-from tasks.synthetic.detection import image_ids, write_coco, write_lvis
+from tasks.synthetic.detection import DEFAULT_LAYOUT, DetectionLayout, image_ids, write_coco, write_lvis
 from tasks.synthetic.lisa import write_lisa
 
 
@@ -61,8 +61,11 @@ class SyntheticSizes:
             )
 
 
-def write_synthetic(out: Path, seed: int = 0, sizes: SyntheticSizes | None = None) -> dict[str, Path]:
-    """Write the synthetic data root `out`; returns name -> main file.
+def write_synthetic(
+    out: Path, seed: int = 0, sizes: SyntheticSizes | None = None, detection: DetectionLayout = DEFAULT_LAYOUT
+) -> dict[str, Path]:
+    """Write the synthetic data root `out`; returns name -> main file. `detection`: how the COCO and LVIS scenes
+    are drawn (`tasks.synthetic.detection.DetectionLayout`; the default is the tests' layout).
 
     Keys: ``root``; ``coco`` and ``lvis`` (annotation files); ``coco_train`` and ``lvis_train`` (the train
     files, when written); ``lisa`` (the ReasonSeg folder); ``flowers102``, ``pets37``, ``cars196`` (CoOp split
@@ -73,15 +76,17 @@ def write_synthetic(out: Path, seed: int = 0, sizes: SyntheticSizes | None = Non
     out = Path(out)
     streams = np.random.SeedSequence(seed).spawn(6)  # the first four as before the train files existed
     paths: dict[str, Path] = {"root": out}
-    paths["coco"] = write_coco(out, np.random.default_rng(streams[0]), sizes.coco_images)
-    paths["lvis"] = write_lvis(out, np.random.default_rng(streams[1]), sizes.lvis_images)
+    paths["coco"] = write_coco(out, np.random.default_rng(streams[0]), sizes.coco_images, layout=detection)
+    paths["lvis"] = write_lvis(out, np.random.default_rng(streams[1]), sizes.lvis_images, layout=detection)
     if sizes.coco_train_images:
         paths["coco_train"] = write_coco(
-            out, np.random.default_rng(streams[4]), sizes.coco_train_images, "train", image_ids(paths["coco"])
+            out, np.random.default_rng(streams[4]), sizes.coco_train_images, "train", image_ids(paths["coco"]),
+            detection,
         )
     if sizes.lvis_train_images:
         paths["lvis_train"] = write_lvis(
-            out, np.random.default_rng(streams[5]), sizes.lvis_train_images, "train", image_ids(paths["lvis"])
+            out, np.random.default_rng(streams[5]), sizes.lvis_train_images, "train", image_ids(paths["lvis"]),
+            detection,
         )
     paths["lisa"] = write_lisa(out, np.random.default_rng(streams[2]), sizes.lisa_items)
     paths.update(
@@ -92,4 +97,4 @@ def write_synthetic(out: Path, seed: int = 0, sizes: SyntheticSizes | None = Non
     return paths
 
 
-__all__ = ["SyntheticSizes", "write_synthetic"]
+__all__ = ["DetectionLayout", "SyntheticSizes", "write_synthetic"]

@@ -143,6 +143,34 @@ def place(
     return None
 
 
+def place_on_grid(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    half: int,
+    taken: list[tuple[int, int, int, int]],
+    grid: int,
+    margin: int = 4,
+) -> tuple[int, int] | None:
+    """A centre on a `grid` x `grid` lattice spanning the range `place` draws from, chosen uniformly among the
+    nodes whose shape keeps `margin` px from `taken` boxes (None when no node is free). Few distinct positions
+    make a coarse localisation task: the demo's tiny model learns it in minutes."""
+    lo_x, hi_x = half + 2, width - half - 3
+    lo_y, hi_y = half + 2, height - half - 3
+    if lo_x > hi_x or lo_y > hi_y:
+        return None
+    nodes = [(round(float(x)), round(float(y))) for y in np.linspace(lo_y, hi_y, grid)
+             for x in np.linspace(lo_x, hi_x, grid)]
+    free = [(cx, cy) for cx, cy in nodes
+            if all(cx + half + margin < t[0] or t[2] < cx - half - margin
+                   or cy + half + margin < t[1] or t[3] < cy - half - margin for t in taken)]
+    if not free:
+        return None
+    cx, cy = free[int(rng.integers(0, len(free)))]
+    taken.append((cx - half, cy - half, cx + half, cy + half))
+    return cx, cy
+
+
 def draw(image: Image.Image, points: list[Point], style: Style) -> None:
     ImageDraw.Draw(image).polygon(points, fill=style.rgb)
 

@@ -99,6 +99,16 @@ def eval_set_note(training: dict[str, dict[str, Any]]) -> str:
     return " ".join(notes)
 
 
+def peak_memory_mib(s: dict[str, Any]) -> float:
+    """The demo's peak memory: the sampled PSS sum of its processes, or (no /proc) its own peak RSS."""
+    return float(s["peak_memory_mib"] if s.get("peak_memory_mib") is not None else s["peak_rss_mb"]["self"])
+
+
+def memory_text(s: dict[str, Any]) -> str:
+    kind = "summed PSS of its processes" if s.get("peak_memory_mib") is not None else "RSS of the main process"
+    return f"{peak_memory_mib(s):.0f} MiB ({kind})"
+
+
 def summary_text(s: dict[str, Any], tables: Path) -> str:
     p = s["paths"]
     lines = ["", tables.read_text(encoding="utf-8"), "where everything is:"]
@@ -106,7 +116,8 @@ def summary_text(s: dict[str, Any], tables: Path) -> str:
     lines += [f"  {t:<12} baseline run {r['baseline_run']}\n  {'':<12} + Visual-RFT {r['visual_rft_run']}"
               for t, r in s["tasks"].items()]
     lines.append(f"GRPO improved the held-out metric on {len(s['improved'])}/{len(s['tasks'])} task(s); "
-                 f"wall {s['timings_s']['total']:.0f} s, peak RSS {s['peak_rss_mb']['self']:.0f} MiB")
+                 f"wall {s['timings_s']['total']:.0f} s with {s['jobs']} task(s) at once, peak memory "
+                 f"{memory_text(s)}")
     if s["fast"]:
         lines.append("(--fast checks the plumbing: its few steps are not meant to move the metrics; run `vrft demo` "
                      "without --fast to see GRPO's effect)")

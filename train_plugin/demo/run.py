@@ -7,18 +7,20 @@ score -> GRPO with the task verifiers as rewards (strict profile) -> held-out sc
 layout of the paper's Tables 2-3 and a reward-curve figure. The hyperparameters, and why they are not the
 paper's, are in `train_plugin.demo.plan`; what is written and printed, in `train_plugin.demo.report`.
 
-Why one process, one torch thread and fixed seeds: the same `--seed` must give the same numbers every
-time (data, model init, SFT shuffling and GRPO sampling are seeded; one thread keeps CPU reductions in a
-fixed order), and on a shared 2-core machine two threads per process made the tiny layers ~20x slower.
+Why one torch thread per process and fixed seeds: the same `--seed` must give the same numbers every time
+(data, model init, SFT shuffling and GRPO sampling are seeded; one thread keeps CPU reductions in a fixed
+order), and on a shared 2-core machine two threads per process made the tiny layers ~20x slower. The cores
+are used instead by training the tasks in parallel processes (`--jobs`): each task starts from the same tiny
+model and its own seeded runs, so which process it runs in changes no number.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import os
+import queue as queue_module
 import resource
 import shutil
 import sys
@@ -32,6 +34,7 @@ from typing import Any
 from tqdm import tqdm
 
 from harness.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS
+from train_plugin.demo.memory import PeakMemory
 from train_plugin.demo.plan import FAST, FULL, TEST_DATA_SEED, TRAIN_DATA_SEED, DemoPlan, DemoTask
 from train_plugin.demo.report import TaskResult, eval_set_note, plot_rewards, render_table, summary_text
 
@@ -39,12 +42,13 @@ log = logging.getLogger("vrft.demo")
 MARKER = ".vrft-demo"  # a folder holding this file is the demo's own, so a rerun may clear it
 
 
-def tokenizer_texts() -> list[str]:
+def tokenizer_texts(think: str) -> list[str]:
     """Extra tokenizer corpus: the synthetic class names as answers, so that a name is a few tokens (as in a
-    real vocabulary) rather than one byte each; repeated so that BPE merges them."""
+    real vocabulary) rather than one byte each, and the warm start's think block, so that the format costs a few
+    tokens per rollout; repeated so that BPE merges them."""
     from tasks.synthetic.classification import FLOWERS
 
-    return [f"<answer>{name}</answer>" for name in FLOWERS] * 20
+    return ([f"<answer>{name}</answer>" for name in FLOWERS] + [f"<think>{think}</think><answer>"]) * 20
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -69,10 +73,10 @@ def _write_data(out: Path, plan: DemoPlan, seed: int) -> tuple[Path, Path]:
     from tasks.synthetic.lisa import write_lisa_split
 
     train, test = out / "data" / "train", out / "data" / "test"
-    write_synthetic(train, seed=TRAIN_DATA_SEED + seed, sizes=plan.train_sizes)
+    write_synthetic(train, seed=TRAIN_DATA_SEED + seed, sizes=plan.train_sizes, detection=plan.detection)
     rng = np.random.default_rng([TRAIN_DATA_SEED + seed, 1])
     write_lisa_split(train / "lisa" / "ReasonSeg" / "train", "train", rng, plan.lisa_train_items)
-    write_synthetic(test, seed=TEST_DATA_SEED + seed, sizes=plan.test_sizes)
+    write_synthetic(test, seed=TEST_DATA_SEED + seed, sizes=plan.test_sizes, detection=plan.detection)
     return train, test
 
 
@@ -81,23 +85,26 @@ def _run_config(plan: DemoPlan, t: DemoTask, model: Path, out: Path, train: Path
     from train_plugin.recipes import Recipe
 
     recipe = Recipe(
-        name=f"demo_{t.task}_{'sft' if sft else 'grpo'}", task=t.task, shots=t.shots,
+        name=f"demo_{t.task}_{'sft' if sft else 'grpo'}", task=t.task,
+        shots=t.sft_shots if sft and t.sft_shots is not None else t.shots,
         max_steps=t.sft_steps if sft else t.grpo_steps, description="vrft demo (demo hyperparameters, not the paper's)",
         num_generations=t.num_generations, learning_rate=t.grpo_lr, beta=plan.beta, temperature=t.temperature,
-        max_completion_length=t.max_completion_length, prompts_per_step=plan.sft_batch if sft else t.prompts_per_step,
+        max_completion_length=t.max_completion_length, prompts_per_step=t.sft_batch if sft else t.prompts_per_step,
         min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS, profile="strict", save_steps=10**6,
-        sft_learning_rate=plan.sft_learning_rate,
+        sft_learning_rate=plan.sft_learning_rate, sft_think=plan.think, sft_shuffled=t.sft_shuffled,
     )
     extra: dict[str, Any] = {}
-    if t.task == "coco_fewshot":
-        # The *training tree's* evaluation annotations (its val file has the demo's planned size; the held-out
-        # test tree is another synthetic seed): an explicit opt-in, said in the summary and the table caption.
+    if t.task == "coco_fewshot" and not (sft and t.new_grpo_images):
+        # GRPO (and a warm start on the same images) samples the *training tree's* evaluation annotations (its val
+        # file has the demo's planned size; the held-out test tree is another synthetic seed): an explicit opt-in,
+        # said in the summary and the table caption. With `new_grpo_images` the warm start samples the training
+        # tree's train file instead (the k-shot default), so GRPO's images are new to the warm-started policy.
         extra = {"train_annotations": train / "coco/annotations/instances_val2017.json",
                  "train_images": train / "coco/val2017", "allow_eval_set_for_training": True}
     elif t.task == "lisa_grounding":
         extra = {"train_annotations": train / "lisa/ReasonSeg/train"}
     return RunConfig(recipe=recipe, model=str(model), output_dir=out, data_root=train, seed=seed,
-                     per_device_train_batch_size=plan.sft_batch if sft else None, **extra)
+                     per_device_train_batch_size=t.sft_batch if sft else None, **extra)
 
 
 def _evaluate(t: DemoTask, model: Path, test: Path, run_dir: Path) -> dict[str, float | None]:
@@ -134,6 +141,13 @@ def _training_data(task: str, model_dir: Path, run_dir: Path) -> dict[str, Any]:
         "allow_eval_set_for_training": bool(data.get("allow_eval_set_for_training")),
         "held_out_train_overlap": next((e.get("train_overlap") for e in entries if e.get("name") == task), None),
     }
+
+
+def _build_model(out: Path, plan: DemoPlan, seed: int) -> Path:
+    from harness.tiny import build_tiny_qwen2vl
+
+    return build_tiny_qwen2vl(out / "models" / "tiny", seed=seed, extra_texts=tokenizer_texts(plan.think),
+                              initializer_range=plan.init_range)
 
 
 def _reward_curve(model_dir: Path) -> list[float]:
@@ -174,62 +188,129 @@ def _no_step_log(self: Any, args: Any, state: Any, control: Any, logs: Any = Non
     return None
 
 
-def run_demo(out: Path, fast: bool = False, seed: int = 0, plan: DemoPlan | None = None) -> Path:
-    """Run the whole demo into `out`; returns the path of ``demo_summary.json``."""
-    _quiet()
+def _run_task(plan: DemoPlan, t: DemoTask, out: Path, paths: dict[str, Path], seed: int,
+              progress: Callable[[str, float], None]) -> dict[str, Any]:
+    """One task's four stages (warm start, eval, GRPO, eval), in this process. `progress(stage, seconds)` is
+    called as each stage starts (seconds < 0) and ends. Returns the two evals' figures, the stage times and this
+    process's peak RSS."""
+    _pin_torch()
+    models, runs = out / "models" / t.task, out / "runs" / t.task
+    figures: dict[str, Any] = {}
+
+    def sft() -> None:
+        from train_plugin.sft import train_sft
+
+        train_sft(_run_config(plan, t, paths["tiny"], models / "sft", paths["train"], seed, sft=True))
+
+    def grpo() -> None:
+        from train_plugin.grpo import train_grpo
+
+        train_grpo(_run_config(plan, t, models / "sft", models / "grpo", paths["train"], seed, sft=False))
+
+    def score(key: str) -> None:
+        figures[key] = _evaluate(t, models / ("sft" if key == "baseline" else "grpo"), paths["test"], runs / key)
+
+    timings: dict[str, float] = {}
+    for name, fn in ((f"{t.task}: SFT warm start", sft), (f"{t.task}: eval baseline", lambda: score("baseline")),
+                     (f"{t.task}: GRPO", grpo), (f"{t.task}: eval + Visual-RFT", lambda: score("visual_rft"))):
+        progress(name, -1.0)
+        t0 = time.perf_counter()
+        fn()
+        timings[name] = round(time.perf_counter() - t0, 1)
+        progress(name, timings[name])
+    return {**figures, "timings": timings, "peak_rss_mb": peak_rss_mb()["self"]}
+
+
+def _pin_torch() -> None:
     import torch
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _worker_init(queue: Any) -> None:
+    """A task worker: quiet libraries, no per-step bars (two processes would interleave them), reports stages on
+    `queue`."""
+    os.environ["TQDM_DISABLE"] = "1"
+    _quiet()
+    _WORKER["queue"] = queue
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _run_task_in_worker(plan: DemoPlan, t: DemoTask, out: Path, paths: dict[str, Path], seed: int) -> dict[str, Any]:
+    queue = _WORKER["queue"]
+    return _run_task(plan, t, out, paths, seed, lambda name, sec: queue.put((name, sec)))
+
+
+def _run_tasks(plan: DemoPlan, out: Path, paths: dict[str, Path], seed: int, jobs: int,
+               bar: Any, timings: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Every task of the plan, `jobs` at a time: each task is independent of the others (its own warm start from
+    the tiny model, its own seeded training), so running them in parallel processes changes no number, only the
+    wall time. With `jobs` = 1 they run here, one after the other."""
+    def shown(name: str, sec: float) -> None:
+        if sec < 0:
+            bar.set_postfix_str(name)
+        else:
+            timings[name] = sec
+            bar.update(1)
+
+    if jobs <= 1:
+        return {t.task: _run_task(plan, t, out, paths, seed, shown) for t in plan.tasks}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch/vLLM state
+    with context.Manager() as manager:
+        stages = manager.Queue()
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init,
+                                 initargs=(stages,)) as pool:
+            # the longest task first, so that the others fill the second worker meanwhile
+            order = sorted(plan.tasks, key=lambda t: -(t.sft_steps + 4 * t.grpo_steps))
+            futures = {t.task: pool.submit(_run_task_in_worker, plan, t, out, paths, seed) for t in order}
+            running: list[str] = []
+            while not all(f.done() for f in futures.values()) or not stages.empty():
+                try:
+                    name, sec = stages.get(timeout=0.5)
+                except queue_module.Empty:  # nothing new yet: poll the futures again
+                    name, sec = "", 0.0
+                if not name:
+                    continue
+                running = [r for r in running if r != name] + ([name] if sec < 0 else [])
+                if sec >= 0:
+                    timings[name] = sec
+                    bar.update(1)
+                bar.set_postfix_str(" | ".join(running))
+            return {task: futures[task].result() for task in (t.task for t in plan.tasks)}
+
+
+def run_demo(out: Path, fast: bool = False, seed: int = 0, plan: DemoPlan | None = None, jobs: int = 1) -> Path:
+    """Run the whole demo into `out`; returns the path of ``demo_summary.json``. `jobs`: tasks trained at once,
+    each in its own process with one torch thread (1 = all in this process)."""
+    _quiet()
+    _pin_torch()
     plan = plan or (FAST if fast else FULL)
     out = Path(out).resolve()
     _prepare_out(out)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    stages: list[tuple[str, Callable[[], Any]]] = []
-    state: dict[Any, Any] = {}  # "tiny", "train", "test" paths and (task, run) -> metric
-
-    def stage(name: str, fn: Callable[[], Any]) -> None:
-        stages.append((name, fn))
-
-    def build_model() -> None:
-        from harness.tiny import build_tiny_qwen2vl
-
-        state["tiny"] = build_tiny_qwen2vl(out / "models" / "tiny", seed=seed, extra_texts=tokenizer_texts())
-
-    stage("data", lambda: state.update(zip(("train", "test"), _write_data(out, plan, seed), strict=True)))
-    stage("tiny model", build_model)
+    paths: dict[str, Path] = {}
     results: list[TaskResult] = []
-    for t in plan.tasks:
-        models, runs = out / "models" / t.task, out / "runs" / t.task
-
-        def sft(t: DemoTask = t, models: Path = models) -> None:
-            from train_plugin.sft import train_sft
-
-            train_sft(_run_config(plan, t, state["tiny"], models / "sft", state["train"], seed, sft=True))
-
-        def grpo(t: DemoTask = t, models: Path = models) -> None:
-            from train_plugin.grpo import train_grpo
-
-            train_grpo(_run_config(plan, t, models / "sft", models / "grpo", state["train"], seed, sft=False))
-
-        def score(t: DemoTask = t, models: Path = models, runs: Path = runs, key: str = "baseline") -> None:
-            model = models / ("sft" if key == "baseline" else "grpo")
-            state[(t.task, key)] = _evaluate(t, model, state["test"], runs / key)
-
-        stage(f"{t.task}: SFT warm start", sft)
-        stage(f"{t.task}: eval baseline", score)
-        stage(f"{t.task}: GRPO", grpo)
-        stage(f"{t.task}: eval + Visual-RFT", functools.partial(score, t, models, runs, "visual_rft"))
-    with tqdm(stages, desc="vrft demo", unit="stage", dynamic_ncols=True) as bar:
-        for name, fn in bar:
+    n_stages = 2 + 4 * len(plan.tasks)
+    with PeakMemory() as memory, tqdm(total=n_stages, desc="vrft demo", unit="stage", dynamic_ncols=True) as bar:
+        for name, fn in (("data", lambda: paths.update(zip(("train", "test"), _write_data(out, plan, seed),
+                                                                strict=True))),
+                         ("tiny model", lambda: paths.update(tiny=_build_model(out, plan, seed)))):
             bar.set_postfix_str(name)
             t0 = time.perf_counter()
             fn()
             timings[name] = round(time.perf_counter() - t0, 1)
+            bar.update(1)
+        done = _run_tasks(plan, out, paths, seed, jobs, bar, timings)
     for t in plan.tasks:
         models, runs = out / "models" / t.task, out / "runs" / t.task
-        before, after = state[(t.task, "baseline")], state[(t.task, "visual_rft")]
+        before, after = done[t.task]["baseline"], done[t.task]["visual_rft"]
         results.append(TaskResult(t.task, t.column, before.pop("metric"), after.pop("metric"),
                                   {"baseline": before, "visual_rft": after}, str(runs / "baseline"),
                                   str(runs / "visual_rft"), str(models / "sft"), str(models / "grpo"),
@@ -257,8 +338,10 @@ def run_demo(out: Path, fast: bool = False, seed: int = 0, plan: DemoPlan | None
         "improved": [r.task for r in results if r.improved],
         "training_data": training,
         "timings_s": {**timings, "total": round(time.perf_counter() - started, 1)},
-        "peak_rss_mb": peak_rss_mb(),
-        "paths": {"data_train": str(state["train"]), "data_test": str(state["test"]), "tiny_model": str(state["tiny"]),
+        "jobs": jobs,
+        "peak_memory_mib": memory.mib,  # summed PSS of the demo's processes, sampled (train_plugin.demo.memory)
+        "peak_rss_mb": {**peak_rss_mb(), "tasks": {task: d["peak_rss_mb"] for task, d in done.items()}},
+        "paths": {"data_train": str(paths["train"]), "data_test": str(paths["test"]), "tiny_model": str(paths["tiny"]),
                   "models": str(out / "models"), "runs": str(out / "runs"), "tables": str(tables), "curve": str(curve)},
     }
     path = out / "demo_summary.json"
@@ -271,19 +354,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "demo", help="the paper's experiment in miniature: synthetic data, tiny model, GRPO, table (offline, CPU)",
         description="Synthetic few-shot tasks -> tiny offline Qwen2-VL -> SFT warm start -> held-out score -> GRPO "
-        "with the task verifiers -> score again -> tables.md + reward curves. About 7 min on 2 CPU cores, "
-        "under 2 GB of RAM (--fast: under a minute).",
+        "with the task verifiers -> score again -> tables.md + reward curves. Wall time and memory on 2 CPU "
+        "cores: the README's demo table (--fast: about a minute).",
     )
     p.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
     p.add_argument("--fast", action="store_true", help="smoke version: few steps, tiny sets (CI)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, model, training and sampling")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="tasks trained at once, one process and one torch thread each (default: 2 on a machine with "
+                   "2 or more cores; the numbers do not depend on it, only the wall time and memory do)")
     p.set_defaults(func=_main)
     return p
 
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        path = run_demo(Path(args.out), fast=args.fast, seed=args.seed)
+        if args.jobs < 1:
+            raise ValueError(f"vrft demo: --jobs {args.jobs}: expected 1 or more")
+        path = run_demo(Path(args.out), fast=args.fast, seed=args.seed, jobs=args.jobs)
     except ValueError as err:
         print(err)
         return 2

@@ -38,6 +38,11 @@ class Recipe:
       (default) the fixed one. Prompts are always the training rendering (strict prompt style).
     * `sft_learning_rate`: the learning rate of the "+SFT" baseline on the same data (`learning_rate` is
       GRPO's).
+    * `sft_think`: a template reasoning the SFT target puts in ``<think>`` before the answer block; empty (every
+      paper recipe) = the answer block alone (`train_plugin.data.sft_target`).
+    * `sft_shuffled`: the SFT targets are other rows' solutions (a permutation drawn from the run's seed): the
+      warm start then teaches the answer format but not the task (the demo's classification warm start); False
+      (every paper recipe) = each row's own solution.
     """
 
     name: str
@@ -60,6 +65,8 @@ class Recipe:
     profile: str = "strict"
     save_steps: int = 100
     sft_learning_rate: float = SFT_LEARNING_RATE
+    sft_think: str = ""
+    sft_shuffled: bool = False
 
     def __post_init__(self) -> None:
         positive = ("max_steps", "num_generations", "max_completion_length", "prompts_per_step", "min_pixels",
