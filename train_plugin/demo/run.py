@@ -317,10 +317,12 @@ def run_demo(out: Path, fast: bool = False, seed: int = 0, plan: DemoPlan | None
                                   _reward_curve(models / "grpo")))
     caption = (
         f"**vrft demo** ({'fast' if fast else 'full'}, seed {seed}): tiny random Qwen2-VL on synthetic few-shot "
-        "tasks, scored on a held-out synthetic set (greedy, strict profile). Baseline = a short SFT warm start "
-        "that teaches the answer format; + Visual-RFT = GRPO from it with the task verifiers as rewards. "
+        "tasks, scored on a held-out synthetic set (greedy, strict profile). Baseline = an SFT warm start "
+        "that teaches the <think>...</think><answer>...</answer> format (on shuffled answers where marked: the "
+        "format, not the task); + Visual-RFT = GRPO from it with the task verifiers as rewards. "
         "Demo hyperparameters (not the paper's): "
-        + "; ".join(f"{t.task}: SFT {t.sft_steps} steps, GRPO {t.grpo_steps} steps, lr {t.grpo_lr:g}, "
+        + "; ".join(f"{t.task}: SFT {t.sft_steps} steps{' on shuffled answers' if t.sft_shuffled else ''}, "
+                    f"GRPO {t.grpo_steps} steps, lr {t.grpo_lr:g}, "
                     f"G={t.num_generations}, {t.prompts_per_step} prompts/step, {t.max_completion_length} tokens"
                     for t in plan.tasks)
         + f"; SFT lr {plan.sft_learning_rate:g}, beta {plan.beta:g} (see train_plugin/demo/plan.py)."
